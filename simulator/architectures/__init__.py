@@ -1,0 +1,1 @@
+"""Architecture variants: each is one message path through the service components."""

@@ -1,0 +1,444 @@
+"""Fan-out: one PostToConnection per recipient, made by the publishing Lambda with a pool of
+``posts_in_flight`` concurrent calls, each taking a token of API Gateway's account throttle.
+
+Two exact-enough paths, one event per fan-out in the common case:
+
+* **Fast path** (the throttle does not bind): if the account bucket holds a token for every
+  post and no fan-out is being throttled, all tokens are taken at once and the whole
+  fan-out is computed as arrays: post ``k`` goes to pool slot ``k mod P``, its completion is
+  the running sum of call latencies on that slot, the Lambda ends with the slowest slot.
+  Deliveries are recorded in deferred numpy batches; huge fan-outs are sub-sampled
+  (stratified, weighted), so the cost per message does not grow with the channel size.
+* **Slow path** (the throttle binds): the fan-out joins a table of pool slots (one row per
+  fan-out, one column per slot) advanced by one global tick every ``throttle_tick_s``. Each
+  tick, every slot that is free attempts its next post; the bucket grants what it holds,
+  at random among the attempts; a 429 is retried by the SDK policy (backoff with full jitter,
+  retry quota) or fails. The Lambda's timeout cuts a fan-out short.
+
+Recipients are connections (live), half-open rows (accepted and lost: stale) and closed rows
+(410 Gone: stale); which post goes to which is random, so deliveries are recorded with the
+live share as weight, and counted exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import add as _add
+
+import numpy as np
+
+from simulator.metrics.histogram import LogHistogram
+
+_BLOCK = 1 << 18
+_FLUSH = 1 << 18
+
+
+class FanoutResult:
+    """Counts of one finished fan-out."""
+
+    __slots__ = ("succeeded", "accepted_stale", "gone", "failed", "end")
+
+    def __init__(self, succeeded=0, accepted_stale=0, gone=0, failed=0, end=0.0):
+        self.succeeded = succeeded
+        self.accepted_stale = accepted_stale
+        self.gone = gone
+        self.failed = failed
+        self.end = end
+
+
+class Fanout:
+    """Fan-out engine of one Region.
+
+    Parameters
+    ----------
+    env : simpy.Environment
+    bucket : TokenBucket
+        API Gateway's account throttle.
+    post_dist, downlink_dist : Distribution
+        PostToConnection call latency; one-way API Gateway -> client latency (seconds).
+    retry : RetryPolicy
+    posts_in_flight : int
+        Pool size P (SDK ``maxSockets`` by default).
+    hist : LogHistogram
+        Delivery latency (publish -> receipt), seconds.
+    rng : numpy Generator
+        The ``fanout`` stream.
+    tick_s, sample_above, sample_k : engine knobs.
+    on_done : callable(ctx, FanoutResult)
+        Called when a fan-out finishes (the architecture bills and releases the Lambda).
+    recorder : Recorder
+    region : str
+    """
+
+    def __init__(self, env, bucket, post_dist, downlink_dist, retry, posts_in_flight: int,
+                 hist: LogHistogram, rng: np.random.Generator, tick_s: float, sample_above: int,
+                 sample_k: int, on_done: Callable, recorder, region: str):
+        self.env = env
+        self.bucket = bucket
+        self.post = post_dist
+        self.down = downlink_dist
+        self.retry = retry
+        self.P = int(posts_in_flight)
+        self.hist = hist
+        self.rng = rng
+        self.tick_s = tick_s
+        self.sample_above = sample_above
+        self.sample_k = sample_k
+        self.on_done = on_done
+        self.rec = recorder
+        self.region = region
+        self._new_block()
+        # deferred records: small fan-outs as ranges of the current block, others as arrays
+        self._r_start: list[int] = []
+        self._r_len: list[int] = []
+        self._r_base: list[float] = []
+        self._r_w: list[float] = []
+        self._a_vals: list[np.ndarray] = []
+        self._a_base: list[float] = []
+        self._a_w: list[float] = []
+        self._pending = 0
+        # slow path: slot table
+        self._cap = 0
+        self._rows_free: list[int] = []
+        self._active: list[int] = []
+        self._ticking = False
+        self._grow(64)
+
+    # -- latency block -------------------------------------------------------------------------
+    def _new_block(self) -> None:
+        self._L = self.post.sample(self.rng, _BLOCK)
+        self._Lpy = self._L.tolist()
+        self._cur = 0
+
+    def _take(self, n: int) -> int:
+        if self._cur + n > _BLOCK:
+            self.flush()
+            self._new_block()
+            if n > _BLOCK:
+                self._L = self.post.sample(self.rng, n)
+                self._Lpy = self._L.tolist()
+        i = self._cur
+        self._cur = i + n
+        return i
+
+    # -- recording ------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Move deferred deliveries into the histogram: pool-slot chains are summed here,
+        in one vectorized pass, and the downlink latency is added."""
+        if self._r_len:
+            lens = np.asarray(self._r_len, dtype=np.int64)
+            total = int(lens.sum())
+            first = np.cumsum(lens) - lens
+            k = np.arange(total) - np.repeat(first, lens)
+            vals = self._L[np.repeat(np.asarray(self._r_start, dtype=np.int64), lens) + k]
+            rnd = k // self.P
+            later = np.flatnonzero(rnd > 0)
+            if later.size:
+                rl = rnd[later]
+                for r in range(1, int(rl.max()) + 1):
+                    sel = later[rl == r]
+                    vals[sel] += vals[sel - self.P]
+            vals += np.repeat(np.asarray(self._r_base), lens)
+            vals += self.down.sample(self.rng, total)
+            self.hist.add(vals, np.repeat(np.asarray(self._r_w), lens))
+            self._r_start.clear()
+            self._r_len.clear()
+            self._r_base.clear()
+            self._r_w.clear()
+        if self._a_vals:
+            lens = np.fromiter((a.size for a in self._a_vals), dtype=np.int64,
+                               count=len(self._a_vals))
+            vals = np.concatenate(self._a_vals) + np.repeat(np.asarray(self._a_base), lens)
+            vals += self.down.sample(self.rng, vals.size)
+            self.hist.add(vals, np.repeat(np.asarray(self._a_w), lens))
+            self._a_vals.clear()
+            self._a_base.clear()
+            self._a_w.clear()
+        self._pending = 0
+
+    def _chains(self, i0: int, n: int) -> np.ndarray:
+        """Completion offset of each post: running sum of call latencies on its pool slot."""
+        P = self.P
+        R = -(-n // P)
+        M = np.zeros(R * P)
+        M[:n] = self._L[i0:i0 + n]
+        return np.cumsum(M.reshape(R, P), axis=0).ravel()[:n]
+
+    # -- entry point ------------------------------------------------------------------------------
+    def start(self, now: float, t_pub: float, live: int, half: int, gone: int, deadline: float,
+              record: bool, ctx) -> FanoutResult | None:
+        """Begin a fan-out at ``now``. Returns its result when computed at once (fast path),
+        or None when it joined the throttled slot table (``on_done`` is called later)."""
+        n = live + half + gone
+        if n == 0:
+            return FanoutResult(end=now)
+        if self._active or not self.bucket.try_take(now, n):
+            self._enqueue(now, t_pub, live, half, gone, deadline, record, ctx)
+            return None
+        P = self.P
+        i0 = self._take(n)
+        Lp = self._Lpy
+        comp = None
+        if n <= P:
+            dur = max(Lp[i0:i0 + n])
+        elif n <= self.sample_above:
+            # per-slot chain totals with C-level list ops (no numpy call per fan-out)
+            acc = Lp[i0:i0 + P]
+            k, stop = i0 + P, i0 + n
+            while k < stop:
+                m = min(P, stop - k)
+                acc[:m] = map(_add, acc[:m], Lp[k:k + m])
+                k += m
+            dur = max(acc)
+        else:
+            comp = self._chains(i0, n)
+            dur = float(comp.max())
+        attempted = n
+        if dur > deadline - now:
+            # the Lambda times out: posts not yet sent by then are never made
+            if comp is None:
+                comp = self._L[i0:i0 + n] if n <= P else self._chains(i0, n)
+            ok = (comp - self._L[i0:i0 + n]) < deadline - now
+            attempted = int(ok.sum())
+            self.bucket.tokens = min(self.bucket.capacity, self.bucket.tokens + (n - attempted))
+            comp = comp[ok]
+            end = deadline
+            live, half, gone = self._split(attempted, live, half, gone)
+        else:
+            end = now + dur
+        if record and live > 0:
+            w = live / attempted
+            if comp is None:
+                self._r_start.append(i0)
+                self._r_len.append(n)
+                self._r_base.append(now - t_pub)
+                self._r_w.append(w)
+                self._pending += n
+            else:
+                if comp.size > self.sample_above:
+                    k = self.sample_k
+                    pos = ((np.arange(k) + self.rng.random(k)) * (comp.size / k)).astype(np.int64)
+                    w *= comp.size / k
+                    comp = comp[pos]
+                self._a_vals.append(comp)
+                self._a_base.append(now - t_pub)
+                self._a_w.append(w)
+                self._pending += comp.size
+            if self._pending >= _FLUSH:
+                self.flush()
+        return FanoutResult(live, half, gone, n - attempted, end)
+
+    def _split(self, m: int, live: int, half: int, gone: int) -> tuple[int, int, int]:
+        """Which of ``m`` posts drawn without replacement went to live/half/gone rows."""
+        stale = int(self.rng.hypergeometric(half + gone, live, m)) if (half + gone) else 0
+        h = int(self.rng.hypergeometric(half, gone, stale)) if (half and gone and stale) else (
+            stale if half else 0)
+        return m - stale, h, stale - h
+
+    # -- slow path ------------------------------------------------------------------------------
+    def _grow(self, rows: int) -> None:
+        old = self._cap
+        P = self.P
+
+        def ext(a, fill, dtype, shape):
+            b = np.full(shape, fill, dtype=dtype)
+            if a is not None:
+                b[:old] = a
+            return b
+
+        g = getattr
+        self.free_at = ext(g(self, "free_at", None), 0.0, float, (rows, P))
+        self.attempt = ext(g(self, "attempt", None), 0, np.int16, (rows, P))
+        self.kind = ext(g(self, "kind", None), 0, np.int8, (rows, P))
+        for name, fill, dt in (("remaining", 0, np.int64), ("live_left", 0, np.int64),
+                               ("half_left", 0, np.int64), ("gone_left", 0, np.int64),
+                               ("quota", 0.0, float), ("deadline", 0.0, float),
+                               ("t_pub", 0.0, float), ("n_succ", 0, np.int64),
+                               ("n_half", 0, np.int64), ("n_gone", 0, np.int64),
+                               ("n_fail", 0, np.int64), ("record", False, bool)):
+            setattr(self, name, ext(g(self, name, None), fill, dt, (rows,)))
+        ctx = getattr(self, "ctx", [])
+        self.ctx = ctx + [None] * (rows - old)
+        self._rows_free.extend(range(rows - 1, old - 1, -1))
+        self._cap = rows
+
+    def _enqueue(self, now, t_pub, live, half, gone, deadline, record, ctx) -> None:
+        if not self._rows_free:
+            self._grow(self._cap * 2)
+        r = self._rows_free.pop()
+        self.free_at[r] = now
+        self.attempt[r] = 0
+        self.kind[r] = 0
+        self.remaining[r] = live + half + gone
+        self.live_left[r] = live
+        self.half_left[r] = half
+        self.gone_left[r] = gone
+        self.quota[r] = self.retry.quota
+        self.deadline[r] = deadline
+        self.t_pub[r] = t_pub
+        self.n_succ[r] = self.n_half[r] = self.n_gone[r] = self.n_fail[r] = 0
+        self.record[r] = record
+        self.ctx[r] = ctx
+        self._active.append(r)
+        self.rec.c["fanout.throttled_fanouts"] += 1
+        if not self._ticking:
+            self._ticking = True
+            self.env.process(self._ticker())
+
+    def _ticker(self):
+        env = self.env
+        while self._active:
+            self._tick(env.now)
+            if self._active:
+                yield env.timeout(self.tick_s)
+        self._ticking = False
+
+    def _tick(self, t: float) -> None:
+        rng = self.rng
+        rows = np.asarray(self._active, dtype=np.int64)
+        FA = self.free_at[rows]
+        AT = self.attempt[rows].astype(np.int64)
+        KD = self.kind[rows]
+        # 1. free slots take new posts
+        ready = FA <= t
+        idle = ready & (AT == 0)
+        rank = np.cumsum(idle, axis=1)
+        assign = idle & (rank <= self.remaining[rows][:, None])
+        m = assign.sum(axis=1)
+        if m.any():
+            self.remaining[rows] -= m
+            ll, hl, gl = self.live_left[rows], self.half_left[rows], self.gone_left[rows]
+            stale = np.zeros_like(m)
+            nz = (m > 0) & ((hl + gl) > 0)
+            if nz.any():
+                stale[nz] = rng.hypergeometric(hl[nz] + gl[nz], np.maximum(ll[nz], 0), m[nz])
+            hcnt = np.zeros_like(m)
+            nz2 = (stale > 0) & (hl > 0)
+            if nz2.any():
+                both = nz2 & (gl > 0)
+                hcnt[both] = rng.hypergeometric(hl[both], gl[both], stale[both])
+                only_h = nz2 & (gl == 0)
+                hcnt[only_h] = stale[only_h]
+            self.live_left[rows] = ll - (m - stale)
+            self.half_left[rows] = hl - hcnt
+            self.gone_left[rows] = gl - (stale - hcnt)
+            r2 = np.cumsum(assign, axis=1)
+            KD = np.where(assign, np.where(r2 <= hcnt[:, None], 1,
+                                           np.where(r2 <= stale[:, None], 2, 0)), KD)
+            AT = np.where(assign, 1, AT)
+        # 2. attempts compete for the account throttle
+        req = ready & (AT > 0)
+        K = int(req.sum())
+        if K:
+            G = self.bucket.take_up_to(t, K)
+            ridx = np.flatnonzero(req)
+            if G < K:
+                keys = rng.random(K)
+                cut = np.argpartition(keys, G)[:G] if G > 0 else np.empty(0, dtype=np.int64)
+                gmask = np.zeros(K, dtype=bool)
+                gmask[cut] = True
+                self.rec.breaches.add(t, "api_gateway.account_throttle", "api_gateway:@connections",
+                                      self.region, K - G)
+                self.rec.c["api_gateway.throttled_posts"] += K - G
+            else:
+                gmask = np.ones(K, dtype=bool)
+            rowi = ridx // self.P
+            flatFA = FA.ravel()
+            flatAT = AT.ravel()
+            flatKD = KD.ravel()
+            lat = self.post.sample(rng, K)
+            send = flatFA[ridx]
+            done = send + lat
+            # granted
+            gi = ridx[gmask]
+            kd = flatKD[gi]
+            g_rows = rowi[gmask]
+            nrow = rows.size
+            succ = np.bincount(g_rows[kd == 0], minlength=nrow)
+            halfc = np.bincount(g_rows[kd == 1], minlength=nrow)
+            gonec = np.bincount(g_rows[kd == 2], minlength=nrow)
+            first = flatAT[gi] == 1
+            refund = np.bincount(g_rows, weights=np.where(first, self.retry.refund, self.retry.cost),
+                                 minlength=nrow)
+            q = np.minimum(self.quota[rows] + refund, self.retry.quota)
+            live_g = kd == 0
+            rec_mask = live_g & self.record[rows][g_rows]
+            if rec_mask.any():
+                vals = done[gmask][rec_mask] - self.t_pub[rows][g_rows[rec_mask]]
+                vals = vals + self.down.sample(rng, vals.size)
+                self.hist.add(vals)
+            flatFA[gi] = done[gmask]
+            flatAT[gi] = 0
+            # rejected: retry (backoff, quota) or fail
+            bi = ridx[~gmask]
+            fail = np.zeros(nrow, dtype=np.int64)
+            if bi.size:
+                b_rows = rowi[~gmask]
+                at = flatAT[bi]
+                # retry quota, spent in slot order within each row
+                allowed = np.floor(q / self.retry.cost).astype(np.int64) if self.retry.cost > 0 else \
+                    np.full(nrow, 1 << 40)
+                order = np.cumsum(np.ones_like(b_rows)) - 1
+                firsts = np.searchsorted(b_rows, b_rows, side="left")
+                k_in_row = order - firsts
+                can = (at < self.retry.max_attempts) & (k_in_row < allowed[b_rows])
+                spent = np.bincount(b_rows[can], minlength=nrow) * self.retry.cost
+                q = q - spent
+                elat = lat[~gmask]
+                back = self.retry.delay(at - 1, rng.random(bi.size))
+                flatFA[bi] = send[~gmask] + elat + np.where(can, back, 0.0)
+                flatAT[bi] = np.where(can, at + 1, 0)
+                fail = np.bincount(b_rows[~can], minlength=nrow)
+            self.quota[rows] = q
+            self.n_succ[rows] += succ
+            self.n_half[rows] += halfc
+            self.n_gone[rows] += gonec
+            self.n_fail[rows] += fail
+            FA = flatFA.reshape(FA.shape)
+            AT = flatAT.reshape(AT.shape)
+            KD = flatKD.reshape(KD.shape)
+        self.free_at[rows] = FA
+        self.attempt[rows] = AT
+        self.kind[rows] = KD
+        # 3. finished or timed out
+        pending = (AT > 0).sum(axis=1)
+        finished = (self.remaining[rows] == 0) & (pending == 0)
+        timed_out = ~finished & (self.deadline[rows] <= t)
+        if finished.any() or timed_out.any():
+            keep = []
+            for j, r in enumerate(rows.tolist()):
+                if finished[j]:
+                    end = max(float(FA[j].max()), t)
+                elif timed_out[j]:
+                    self.n_fail[r] += int(self.remaining[r]) + int(pending[j])
+                    self.remaining[r] = 0
+                    end = max(float(self.deadline[r]), t)
+                else:
+                    keep.append(r)
+                    continue
+                res = FanoutResult(int(self.n_succ[r]), int(self.n_half[r]), int(self.n_gone[r]),
+                                   int(self.n_fail[r]), end)
+                ctx = self.ctx[r]
+                self.ctx[r] = None
+                self._rows_free.append(r)
+                self.on_done(ctx, res)
+            self._active = keep
+
+    def partial(self):
+        """(ctx, counts decided so far) of each throttled fan-out still running; the counts
+        are moved out, so what remains is in flight."""
+        out = []
+        for r in self._active:
+            out.append((self.ctx[r], FanoutResult(int(self.n_succ[r]), int(self.n_half[r]),
+                                                  int(self.n_gone[r]), int(self.n_fail[r]))))
+            self.n_succ[r] = self.n_half[r] = self.n_gone[r] = self.n_fail[r] = 0
+        return out
+
+    @property
+    def in_flight_posts(self) -> int:
+        """Posts of throttled fan-outs not yet decided (for conservation at the end)."""
+        if not self._active:
+            return 0
+        rows = np.asarray(self._active)
+        return int(self.remaining[rows].sum() + (self.attempt[rows] > 0).sum())
+

@@ -1,0 +1,180 @@
+"""The data catalog: every quota, price, latency and documented behaviour, with its source.
+
+Files under ``data/`` (``quotas/``, ``latency/``, ``behaviour/``, ``pricing/``) hold entries
+
+.. code-block:: yaml
+
+    meta: {namespace: api_gateway}
+    entries:
+      new_connections_per_s:
+        value: 500
+        unit: connections/s
+        source: https://docs.aws.amazon.com/...
+        as_of: "2025-05"
+        confidence: high          # high | medium | low | assumption
+        by_region: {af-south-1: 250}   # optional per-Region values
+
+and are addressed as ``namespace.entry``. No quota, price or latency is written in code:
+components ask the catalog, and the scenario may override (with the override recorded as
+the source).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from simulator.errors import ScenarioError
+
+CONFIDENCE = ("high", "medium", "low", "assumption")
+KINDS = ("quotas", "latency", "behaviour", "pricing")
+_AS_OF = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def default_data_dir() -> Path:
+    """``data/`` next to the package (a source checkout), or ``$WSCAP_DATA``."""
+    import os
+
+    env = os.environ.get("WSCAP_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One catalog entry, resolved for a Region."""
+
+    key: str
+    value: Any
+    unit: str
+    source: str
+    as_of: str
+    confidence: str
+    kind: str
+    notes: str = ""
+    adjustable: bool | None = None
+    by_region: dict = field(default_factory=dict)
+
+    def for_region(self, region: str | None) -> Any:
+        if region is not None and region in self.by_region:
+            return self.by_region[region]
+        return self.value
+
+
+class Catalog:
+    """All facts under a data directory.
+
+    Parameters
+    ----------
+    data_dir : Path
+        Directory holding ``quotas/``, ``latency/``, ``behaviour/``, ``pricing/``.
+    """
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.facts: dict[str, Fact] = {}
+        self.presets: dict[str, dict] = {}
+        self.inter_region_rtt_ms: dict[str, dict[str, float]] = {}
+        self.rtt_meta: dict = {}
+        for kind in ("quotas", "latency", "behaviour"):
+            for path in sorted((self.data_dir / kind).glob("*.yaml")):
+                if path.name == "presets.yaml" or path.name.endswith(".meta.yaml"):
+                    continue
+                self._load_file(path, kind)
+        self._load_presets()
+        self._load_rtt()
+
+    # -- loading -------------------------------------------------------------------------------
+    def _load_file(self, path: Path, kind: str) -> None:
+        rel = path.relative_to(self.data_dir)
+        try:
+            doc = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ScenarioError(str(rel), None, f"malformed YAML in the data catalog: {e}") from None
+        if not isinstance(doc, dict) or "entries" not in doc:
+            raise ScenarioError(str(rel), None, "catalog file needs 'meta' and 'entries'")
+        ns = (doc.get("meta") or {}).get("namespace") or path.stem
+        for name, e in doc["entries"].items():
+            key = f"{ns}.{name}"
+            where = f"{rel}:{name}"
+            for req in ("value", "unit", "source", "as_of", "confidence"):
+                if req not in e:
+                    raise ScenarioError(where, None, f"catalog entry must have '{req}'")
+            if e["confidence"] not in CONFIDENCE:
+                raise ScenarioError(f"{where}.confidence", e["confidence"],
+                                    f"must be one of {CONFIDENCE}")
+            if not _AS_OF.match(str(e["as_of"])):
+                raise ScenarioError(f"{where}.as_of", e["as_of"], "must be YYYY, YYYY-MM or YYYY-MM-DD")
+            if not str(e["source"]).strip():
+                raise ScenarioError(f"{where}.source", e["source"], "must name a source")
+            if key in self.facts:
+                raise ScenarioError(where, key, "duplicate catalog key")
+            self.facts[key] = Fact(
+                key=key, value=e["value"], unit=str(e["unit"]), source=str(e["source"]).strip(),
+                as_of=str(e["as_of"]), confidence=e["confidence"], kind=kind,
+                notes=str(e.get("notes", "")).strip(), adjustable=e.get("adjustable"),
+                by_region=dict(e.get("by_region") or {}),
+            )
+
+    def _load_presets(self) -> None:
+        path = self.data_dir / "quotas" / "presets.yaml"
+        if not path.exists():
+            return
+        doc = yaml.safe_load(path.read_text())
+        for name, p in (doc.get("presets") or {}).items():
+            for key in p.get("values", {}):
+                if key not in self.facts:
+                    raise ScenarioError(f"quotas/presets.yaml:{name}.values", key,
+                                        "preset overrides an unknown catalog key")
+            self.presets[name] = p
+
+    def _load_rtt(self) -> None:
+        meta_path = self.data_dir / "latency" / "inter_region_rtt.meta.yaml"
+        if not meta_path.exists():
+            return
+        self.rtt_meta = yaml.safe_load(meta_path.read_text())
+        raw = json.loads((self.data_dir / "latency" / self.rtt_meta["file"]).read_text())
+        self.inter_region_rtt_ms = raw["data"]
+
+    # -- queries ---------------------------------------------------------------------------------
+    def fact(self, key: str) -> Fact:
+        try:
+            return self.facts[key]
+        except KeyError:
+            raise KeyError(f"no catalog entry {key!r} under {self.data_dir}") from None
+
+    def value(self, key: str, region: str | None = None) -> Any:
+        return self.fact(key).for_region(region)
+
+    @property
+    def regions(self) -> list[str]:
+        """Regions with latency data (the CloudPing matrix)."""
+        return sorted(self.inter_region_rtt_ms)
+
+    def frame(self):
+        """All facts as a DataFrame (for the README, notebooks and reports)."""
+        import pandas as pd
+
+        return pd.DataFrame([
+            {"key": f.key, "kind": f.kind, "value": f.value, "unit": f.unit,
+             "confidence": f.confidence, "as_of": f.as_of, "source": f.source,
+             "by_region": f.by_region or None, "notes": f.notes}
+            for f in self.facts.values()
+        ])
+
+
+@cache
+def _cached(path: str) -> Catalog:
+    return Catalog(Path(path))
+
+
+def load_catalog(data_dir: Path | str | None = None) -> Catalog:
+    """Load (and cache) the catalog under ``data_dir`` (default: the project's ``data/``)."""
+    return _cached(str(Path(data_dir or default_data_dir()).resolve()))

@@ -1,0 +1,84 @@
+"""Command line: ``python -m simulator run SCENARIO [--set key=value ...] [--json]``.
+
+Bad input (a scenario file, a ``--set``) prints one message naming the field, the value and
+the rule, and exits with status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from simulator.errors import ScenarioError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m simulator",
+                                description="Capacity planning for serverless WebSocket designs.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run one scenario and print its summary")
+    r.add_argument("scenario", help="scenario YAML file (or a name under data/scenarios/)")
+    r.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field by dotted path, e.g. --set workload.clients=50000")
+    r.add_argument("--json", action="store_true", help="print exactly the summary as JSON")
+    v = sub.add_parser("validate", help="check a scenario and print its resolved parameters")
+    v.add_argument("scenario")
+    v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    return p
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        if v == int(v) and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:,.3f}"
+    return str(v)
+
+
+def _print_summary(res) -> None:
+    s = res.summary
+    w = max(len(k) for k in s)
+    print(f"scenario {s['scenario']} ({s['architecture']}, {s['region']}, seed {s['seed']}, "
+          f"{s['duration_s']:g} s simulated in {s['wall_seconds']:.1f} s)")
+    for k, v in s.items():
+        if k in ("scenario", "architecture", "region", "seed"):
+            continue
+        print(f"  {k:<{w}}  {_fmt(v)}")
+    br = res.breaches
+    if len(br):
+        agg = br.groupby(["quota", "component"], as_index=False).agg(
+            first_s=("time_s", "min"), seconds=("time_s", "nunique"), refused=("count", "sum"))
+        print("\nquota breaches (first second, seconds with breaches, requests refused):")
+        print(agg.sort_values("first_s").to_string(index=False))
+    else:
+        print("\nno quota breached")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    import simulator as sim
+    from simulator.scenario import parse_set
+
+    try:
+        overrides = parse_set(args.sets)
+        scn = sim.load_scenario(args.scenario, overrides=overrides)
+        if args.cmd == "validate":
+            from simulator.catalog import load_catalog
+            from simulator.scenario import Params
+
+            df = Params(scn, load_catalog()).frame()
+            print(f"scenario {scn.name!r} is valid")
+            print(df[["key", "value", "origin", "confidence"]].to_string(index=False))
+            return 0
+        res = sim.run(scn)
+    except ScenarioError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(res.summary))
+    else:
+        _print_summary(res)
+    return 0

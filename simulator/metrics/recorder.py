@@ -1,0 +1,105 @@
+"""Counters, time-weighted levels, fixed-step time series and the breach log of one run."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+
+import pandas as pd
+
+
+class Level:
+    """Time-weighted level (open connections, zombie rows): exact integral and peak.
+
+    Notes
+    -----
+    ``area`` is the integral of the level over time (level x seconds); connection minutes
+    are ``area / 60`` of the connected level.
+    """
+
+    __slots__ = ("value", "last", "area", "peak")
+
+    def __init__(self, value: float = 0.0, t0: float = 0.0):
+        self.value = value
+        self.last = t0
+        self.area = 0.0
+        self.peak = value
+
+    def add(self, now: float, delta: float) -> None:
+        self.area += self.value * (now - self.last)
+        self.last = now
+        self.value += delta
+        if self.value > self.peak:
+            self.peak = self.value
+
+    def close(self, now: float) -> None:
+        self.area += self.value * (now - self.last)
+        self.last = now
+
+
+class BreachLog:
+    """Quota and limit breaches aggregated per second: one row per (second, quota,
+    component, region) with the number of requests that hit the limit."""
+
+    def __init__(self):
+        self._rows: dict[tuple[int, str, str, str], float] = defaultdict(float)
+
+    def add(self, now: float, quota: str, component: str, region: str, count: float = 1) -> None:
+        self._rows[(int(now), quota, component, region)] += count
+
+    @property
+    def total(self) -> float:
+        return float(sum(self._rows.values()))
+
+    def frame(self) -> pd.DataFrame:
+        cols = ["time_s", "quota", "component", "region", "count"]
+        if not self._rows:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
+                                 zip(cols, ["float", "str", "str", "str", "float"])})
+        rows = [(float(t), q, c, r, n) for (t, q, c, r), n in sorted(self._rows.items())]
+        return pd.DataFrame(rows, columns=cols)
+
+
+class Recorder:
+    """Counters, breach log and time-series probes for one run.
+
+    Counters are a flat dict of floats keyed by dotted names (``lambda.default.throttles``).
+    Time series: ``probe(name, fn)`` registers a function sampled every ``step_s``; counters
+    can be sampled as per-second rates with ``rate_probe``.
+    """
+
+    def __init__(self, step_s: float = 1.0):
+        self.c: dict[str, float] = defaultdict(float)
+        self.breaches = BreachLog()
+        self.step_s = step_s
+        self._probes: list[tuple[str, Callable[[float], float]]] = []
+        self._rate_probes: list[tuple[str, str]] = []
+        self._prev: dict[str, float] = {}
+        self._rows: list[list[float]] = []
+
+    def probe(self, name: str, fn: Callable[[float], float]) -> None:
+        self._probes.append((name, fn))
+
+    def rate_probe(self, name: str, counter: str) -> None:
+        """Time series of a counter's increase per second."""
+        self._rate_probes.append((name, counter))
+        self._prev[counter] = 0.0
+
+    def sample(self, now: float) -> None:
+        row = [now] + [fn(now) for _, fn in self._probes]
+        for _, counter in self._rate_probes:
+            v = self.c.get(counter, 0.0)
+            row.append((v - self._prev[counter]) / self.step_s)
+            self._prev[counter] = v
+        self._rows.append(row)
+
+    def timeseries(self) -> pd.DataFrame:
+        cols = ["time_s"] + [n for n, _ in self._probes] + [n for n, _ in self._rate_probes]
+        df = pd.DataFrame(self._rows, columns=cols)
+        return df.set_index("time_s")
+
+
+def finite_or_none(x: float) -> float | None:
+    """JSON-friendly: nan/inf become None."""
+    return None if x is None or not math.isfinite(x) else float(x)

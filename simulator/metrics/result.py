@@ -1,0 +1,162 @@
+"""The result of one run: summary, latency histogram, time series, breaches, usage, costs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+
+from simulator.metrics.recorder import finite_or_none
+
+SUMMARY_KEYS = (
+    "connections_attempted", "connections_established", "connections_rejected",
+    "connections_peak_open", "messages_published", "deliveries_attempted",
+    "deliveries_succeeded", "deliveries_failed", "deliveries_stale", "latency_p50_ms",
+    "latency_p95_ms", "latency_p99_ms", "latency_p999_ms", "latency_mean_ms", "latency_std_ms",
+    "lambda_invocations", "lambda_throttles", "lambda_cold_starts", "lambda_peak_concurrency",
+    "dynamodb_read_units", "dynamodb_write_units", "dynamodb_throttles",
+    "apigw_throttled_requests", "breaches_total", "cost_usd", "cost_usd_per_month",
+    "sim_events", "wall_seconds",
+)
+
+COST_COLUMNS = ["service", "item", "region", "quantity", "unit", "unit_price_usd", "cost_usd"]
+
+
+class Result:
+    """What one run produced.
+
+    Attributes
+    ----------
+    summary : dict
+        Flat headline metrics (names in ``SUMMARY_KEYS`` plus more); JSON-ready.
+    counters : dict
+        Every raw counter (dotted names).
+    usage : dict
+        Billable quantities of the simulated window, named as ``simulator.price`` expects.
+    timeseries : DataFrame
+        Indexed by ``time_s`` at the scenario's step (1 s).
+    breaches : DataFrame
+        ``time_s, quota, component, region, count``: requests refused by a quota, per second.
+    costs : DataFrame
+        ``service, item, region, quantity, unit, unit_price_usd, cost_usd``.
+    scenario : Scenario
+        The scenario as run (with overrides).
+    params : Params
+        Every resolved number with its origin and source (``params.frame()``).
+    """
+
+    def __init__(self, scn, params, arch, rec, sim_events: int, wall_seconds: float):
+        self.scenario = scn
+        self.params = params
+        self.histogram = arch.hist
+        self.connect_histogram = arch.connect_hist
+        self.counters = dict(rec.c)
+        self.timeseries = rec.timeseries()
+        self.breaches = rec.breaches.frame()
+        self.usage = _usage(arch, self.counters, scn)
+        self.costs = pd.DataFrame(columns=COST_COLUMNS)
+        self.summary = _summary(self, arch, sim_events, wall_seconds)
+
+    def quantile(self, q: float) -> float:
+        """Delivery latency (ms) at quantile ``q`` (publish -> receipt, after warm-up)."""
+        return self.histogram.quantile(q) * 1000.0
+
+    def latency_cdf(self) -> pd.DataFrame:
+        """Delivery-latency CDF: ``latency_ms``, ``fraction``."""
+        v, c = self.histogram.cdf()
+        return pd.DataFrame({"latency_ms": v * 1000.0, "fraction": c})
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.summary, **kw)
+
+    def __repr__(self) -> str:
+        s = self.summary
+        return (f"<Result {s['scenario']!r}: {s['messages_published']:.0f} messages, "
+                f"p50 {s['latency_p50_ms']} ms, p99 {s['latency_p99_ms']} ms, "
+                f"{s['breaches_total']:.0f} breaches>")
+
+
+def _ms(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x * 1000.0, 3)
+
+
+def _usage(arch, c: dict, scn) -> dict:
+    hours = scn.duration_s / 3600.0
+    u = {
+        "apigw.messages": c.get("apigw.messages", 0.0),
+        "apigw.connection_minutes": c.get("apigw.connection_minutes", 0.0),
+        "lambda.requests": c.get("lambda.requests", 0.0),
+        "lambda.gb_seconds.x86_64": c.get("lambda.gb_seconds.x86_64", 0.0),
+        "lambda.gb_seconds.arm64": c.get("lambda.gb_seconds.arm64", 0.0),
+        "data_transfer.internet_gb": c.get("data_transfer.out_bytes", 0.0) / 1e9,
+    }
+    cap = scn.aws.dynamodb.capacity
+    if cap.mode == "on_demand":
+        u["dynamodb.read_request_units"] = c.get("dynamodb.read_units", 0.0)
+        u["dynamodb.write_request_units"] = c.get("dynamodb.write_units", 0.0)
+    else:
+        u["dynamodb.rcu_hours"] = cap.read_units_per_s * hours
+        u["dynamodb.wcu_hours"] = cap.write_units_per_s * hours
+    return u
+
+
+def _summary(res: Result, arch, sim_events: int, wall: float) -> dict:
+    c = res.counters
+    h = res.histogram
+    scn = res.scenario
+    br = res.breaches
+    first = br.iloc[0] if len(br) else None
+    s = {
+        "scenario": scn.name,
+        "architecture": scn.architecture,
+        "region": scn.region,
+        "seed": scn.seed,
+        "duration_s": scn.duration_s,
+        "warmup_s": scn.warmup_s,
+        "connections_attempted": c["connections.attempted"],
+        "connections_established": c["connections.established"],
+        "connections_rejected": c["connections.rejected"],
+        "connections_in_flight": c["connections.in_flight"],
+        "connections_initial": c["connections.initial"],
+        "connections_peak_open": arch.connected.peak,
+        "connections_open_end": arch.reg.n_connected,
+        "connections_reconnects": c["connections.reconnects"],
+        "publishes_attempted": c["publishes.attempted"],
+        "publishes_rejected": c["publishes.rejected"],
+        "publishes_in_flight": c["publishes.in_flight"],
+        "messages_published": c["messages.published"],
+        "deliveries_attempted": c["deliveries.attempted"],
+        "deliveries_succeeded": c["deliveries.succeeded"],
+        "deliveries_failed": c["deliveries.failed"],
+        "deliveries_stale": c["deliveries.stale"],
+        "deliveries_in_flight": c["deliveries.in_flight"],
+        "latency_p50_ms": _ms(h.quantile(0.5)),
+        "latency_p95_ms": _ms(h.quantile(0.95)),
+        "latency_p99_ms": _ms(h.quantile(0.99)),
+        "latency_p999_ms": _ms(h.quantile(0.999)),
+        "latency_mean_ms": _ms(h.mean),
+        "latency_std_ms": _ms(h.std),
+        "connect_latency_p50_ms": _ms(res.connect_histogram.quantile(0.5)),
+        "connect_latency_p99_ms": _ms(res.connect_histogram.quantile(0.99)),
+        "lambda_invocations": c["lambda.requests"],
+        "lambda_throttles": c["lambda.throttles"],
+        "lambda_cold_starts": c["lambda.cold_starts"],
+        "lambda_peak_concurrency": arch.lam.total.peak,
+        "lambda_gb_seconds": c.get("lambda.gb_seconds.x86_64", 0.0) + c.get("lambda.gb_seconds.arm64", 0.0),
+        "dynamodb_read_units": c["dynamodb.read_units"],
+        "dynamodb_write_units": c["dynamodb.write_units"],
+        "dynamodb_throttles": c["dynamodb.throttles"],
+        "apigw_throttled_requests": c["api_gateway.throttled_posts"] + c["api_gateway.throttled_messages"],
+        "apigw_messages_billed": c["apigw.messages"],
+        "apigw_connection_minutes": c["apigw.connection_minutes"],
+        "zombie_rows_end": arch.reg.n_zombie + arch.reg.n_closing,
+        "breaches_total": float(br["count"].sum()) if len(br) else 0.0,
+        "first_breach_quota": None if first is None else str(first["quota"]),
+        "first_breach_time_s": None if first is None else float(first["time_s"]),
+        "cost_usd": None,
+        "cost_usd_per_month": None,
+        "sim_events": sim_events,
+        "wall_seconds": round(wall, 3),
+    }
+    return {k: (finite_or_none(v) if isinstance(v, float) else v) for k, v in s.items()}

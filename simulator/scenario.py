@@ -1,0 +1,667 @@
+"""Scenarios: typed, frozen inputs of one run, loaded from YAML and validated before any event.
+
+A scenario says *what the architect plans* (clients, channels, publish rate, function
+configuration, capacity mode) and may override any AWS fact of the catalog (a raised quota,
+a measured latency). Everything it leaves out comes from ``data/`` with its source; the
+resolved values travel with every result (:class:`Params`).
+
+Rules:
+
+* unknown keys are rejected (a typo fails loudly);
+* units are in field names (``duration_s``, ``payload_bytes``, ``rate_per_s``);
+* rules between fields are checked (fractions that sum to 1, warm-up shorter than the run,
+  reserved concurrency that leaves the unreserved minimum, a Region with data);
+* any field is addressable by a dotted path for overrides: ``workload.clients``,
+  ``aws.lambda.account_concurrency``, ``aws.api_gateway.account_throttle_rps``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from simulator.catalog import Catalog, load_catalog
+from simulator.errors import ScenarioError, ScenarioErrors
+
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# -- distributions --------------------------------------------------------------------------------
+class FixedDist(Model):
+    kind: Literal["fixed"]
+    value: NonNegFloat
+
+
+class ExponentialDist(Model):
+    kind: Literal["exponential"]
+    mean: PosFloat
+
+
+class LogNormalDist(Model):
+    """Log-normal by its median and either ``sigma`` (of ln X) or its 99th percentile."""
+
+    kind: Literal["lognormal"]
+    median: PosFloat
+    sigma: PosFloat | None = None
+    p99: PosFloat | None = None
+
+    @model_validator(mode="after")
+    def _one_spread(self):
+        if (self.sigma is None) == (self.p99 is None):
+            raise ValueError("give exactly one of 'sigma' and 'p99'")
+        if self.p99 is not None and self.p99 <= self.median:
+            raise ValueError(f"p99 ({self.p99}) must be greater than median ({self.median})")
+        return self
+
+
+class UniformDist(Model):
+    kind: Literal["uniform"]
+    low: NonNegFloat
+    high: NonNegFloat
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.high < self.low:
+            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+        return self
+
+
+class ParetoDist(Model):
+    kind: Literal["pareto"]
+    shape: PosFloat
+    scale: PosFloat
+
+
+Dist = Annotated[
+    FixedDist | ExponentialDist | LogNormalDist | UniformDist | ParetoDist,
+    Field(discriminator="kind"),
+]
+
+
+def build_dist(d: Dist):
+    from simulator.primitives.distributions import make_distribution
+
+    return make_distribution(d.model_dump())
+
+
+# -- workload ---------------------------------------------------------------------------------------
+class SteadyArrivals(Model):
+    """New connections replace ending sessions: rate = clients / mean session length."""
+
+    profile: Literal["steady"]
+
+
+class RampArrivals(Model):
+    """Clients connect over ``ramp_s`` (on top of replacements): a launch or a morning peak."""
+
+    profile: Literal["ramp"]
+    ramp_s: PosFloat
+    start_s: NonNegFloat = 0.0
+
+
+class SpikeArrivals(Model):
+    """A flash crowd: ``extra_clients`` connect within ``duration_s`` from ``start_s``."""
+
+    profile: Literal["spike"]
+    start_s: NonNegFloat
+    duration_s: PosFloat
+    extra_clients: NonNegInt
+
+
+Arrivals = Annotated[SteadyArrivals | RampArrivals | SpikeArrivals, Field(discriminator="profile")]
+
+
+class Disconnects(Model):
+    """How sessions end: a close frame ($disconnect runs) or the client vanishing (zombie)."""
+
+    graceful_fraction: Fraction
+    abrupt_fraction: Fraction
+
+    @model_validator(mode="after")
+    def _sum_to_one(self):
+        s = self.graceful_fraction + self.abrupt_fraction
+        if abs(s - 1.0) > 1e-9:
+            raise ValueError(
+                f"graceful_fraction + abrupt_fraction must sum to 1 (they sum to {s:g})")
+        return self
+
+
+class Channels(Model):
+    """Channel sizes (target members); each connection joins one channel, chosen in
+    proportion to these sizes."""
+
+    size: Dist
+
+
+class Publish(Model):
+    """Messages clients send. Give exactly one of the two rates."""
+
+    rate_per_client_per_s: NonNegFloat | None = None
+    total_rate_per_s: NonNegFloat | None = None
+    payload_bytes: Dist
+    echo_to_sender: bool = False
+
+    @model_validator(mode="after")
+    def _one_rate(self):
+        if (self.rate_per_client_per_s is None) == (self.total_rate_per_s is None):
+            raise ValueError("give exactly one of 'rate_per_client_per_s' and 'total_rate_per_s'")
+        return self
+
+
+class Workload(Model):
+    clients: NonNegInt
+    initially_connected: Fraction = 1.0
+    session_s: Dist
+    arrivals: Arrivals = SteadyArrivals(profile="steady")
+    disconnect: Disconnects
+    channels: Channels
+    publish: Publish
+    client_rtt_s: Dist | None = None
+    client_fragments_frames: bool = True
+    reconnect_on_server_close: bool = True
+
+
+# -- AWS configuration ------------------------------------------------------------------------------
+class FunctionConfig(Model):
+    memory_mb: PosInt
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    timeout_s: PosFloat | None = None
+    reserved_concurrency: NonNegInt | None = None
+    handler_s: Dist | None = None
+    init_s: Dist | None = None
+
+
+class Functions(Model):
+    authorizer: FunctionConfig | None = FunctionConfig(memory_mb=256)
+    connect: FunctionConfig = FunctionConfig(memory_mb=256)
+    disconnect: FunctionConfig = FunctionConfig(memory_mb=256)
+    default: FunctionConfig = FunctionConfig(memory_mb=512, timeout_s=30)
+
+
+class LambdaConfig(Model):
+    account_concurrency: PosInt | None = None
+    scaling_envs_per_s: PosFloat | None = None
+    scaling_burst_envs: PosFloat | None = None
+    invocation_rps_per_concurrency: PosFloat | None = None
+    idle_env_lifetime_s: PosFloat | None = None
+    functions: Functions = Functions()
+
+
+class ApiGatewayLatency(Model):
+    route_s: Dist | None = None
+    post_to_connection_s: Dist | None = None
+
+
+class ApiGatewayConfig(Model):
+    new_connections_per_s: PosFloat | None = None
+    connection_burst: Annotated[float, Field(ge=1)] | None = None
+    max_concurrent_connections: PosInt | None = None
+    account_throttle_rps: PosFloat | None = None
+    account_throttle_burst: Annotated[float, Field(ge=1)] | None = None
+    max_connection_duration_s: PosFloat | None = None
+    idle_timeout_s: PosFloat | None = None
+    max_payload_bytes: PosInt | None = None
+    max_frame_bytes: PosInt | None = None
+    metering_bytes: PosInt | None = None
+    disconnect_miss_fraction: Fraction | None = None
+    server_messages_reset_idle: bool | None = None
+    half_open_detection_s: PosFloat | None = None
+    other_api_rps: NonNegFloat = 0.0
+    latency: ApiGatewayLatency = ApiGatewayLatency()
+
+
+class OnDemandCapacity(Model):
+    """On-demand: capacity follows twice the previous peak (30-minute rule)."""
+
+    mode: Literal["on_demand"]
+    previous_peak_read_units_per_s: NonNegFloat = 0.0
+    previous_peak_write_units_per_s: NonNegFloat = 0.0
+
+
+class ProvisionedCapacity(Model):
+    """Provisioned read and write units (no auto scaling), with 300 s burst capacity."""
+
+    mode: Literal["provisioned"]
+    read_units_per_s: PosFloat
+    write_units_per_s: PosFloat
+
+
+Capacity = Annotated[OnDemandCapacity | ProvisionedCapacity, Field(discriminator="mode")]
+
+
+class DynamoLatency(Model):
+    item_s: Dist | None = None
+    query_page_s: Dist | None = None
+    query_s_per_mb: Dist | None = None
+
+
+class DynamoConfig(Model):
+    capacity: Capacity = OnDemandCapacity(mode="on_demand")
+    item_bytes: Annotated[int, Field(gt=0, le=409600)] = 200
+    partition_max_read_units_per_s: PosFloat | None = None
+    partition_max_write_units_per_s: PosFloat | None = None
+    table_max_read_units_per_s: PosFloat | None = None
+    table_max_write_units_per_s: PosFloat | None = None
+    latency: DynamoLatency = DynamoLatency()
+
+
+class SdkConfig(Model):
+    max_attempts: PosInt | None = None
+    throttling_base_delay_s: PosFloat | None = None
+    max_delay_s: PosFloat | None = None
+    retry_quota_tokens: NonNegFloat | None = None
+    retry_cost_throttling: NonNegFloat | None = None
+    retry_refund_success: NonNegFloat | None = None
+    http_max_sockets: PosInt | None = None
+
+
+class AwsConfig(Model):
+    api_gateway: ApiGatewayConfig = ApiGatewayConfig()
+    lambda_: LambdaConfig = Field(default=LambdaConfig(), alias="lambda")
+    dynamodb: DynamoConfig = DynamoConfig()
+    sdk: SdkConfig = SdkConfig()
+
+
+class AppConfig(Model):
+    """How the application code behaves (choices the architect makes)."""
+
+    posts_in_flight: PosInt | None = None
+    delete_on_410: bool = True
+
+
+class EngineConfig(Model):
+    """Numerical knobs of the simulator (not of the system)."""
+
+    timeseries_step_s: PosFloat = 1.0
+    throttle_tick_s: Annotated[float, Field(gt=0, le=0.1)] = 0.01
+    window_s: Annotated[float, Field(gt=0, le=10)] = 1.0
+    idle_check_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    fanout_sample_above: PosInt = 2000
+    fanout_sample_k: PosInt = 256
+
+
+class Scenario(Model):
+    """One what-if: a workload on an architecture in a Region, with its AWS configuration."""
+
+    name: str
+    description: str = ""
+    seed: NonNegInt = 1
+    duration_s: PosFloat
+    warmup_s: NonNegFloat = 0.0
+    architecture: str = "basic"
+    region: str = "us-east-1"
+    quota_preset: str = "aws-documented"
+    workload: Workload
+    aws: AwsConfig = AwsConfig()
+    app: AppConfig = AppConfig()
+    engine: EngineConfig = EngineConfig()
+
+    @model_validator(mode="after")
+    def _warmup_inside_run(self):
+        if self.warmup_s >= self.duration_s:
+            raise ValueError(
+                f"warmup_s ({self.warmup_s:g}) must be shorter than duration_s ({self.duration_s:g})")
+        return self
+
+    def to_dict(self) -> dict:
+        return self.model_dump(by_alias=True, exclude_none=False, mode="json")
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new scenario with dotted-path overrides applied (validated)."""
+        raw = apply_overrides(self.to_dict(), overrides)
+        return validate_scenario(raw, source=f"scenario {self.name!r} with overrides")
+
+
+# -- loading, overrides, error messages ------------------------------------------------------------
+def apply_overrides(raw: dict, overrides: dict[str, Any] | None) -> dict:
+    """Set dotted-path keys in a raw scenario dict (a deep copy is returned)."""
+    raw = copy.deepcopy(raw)
+    for path, value in (overrides or {}).items():
+        if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
+            raise ScenarioError("overrides", path, "keys must be dotted paths like 'workload.clients'")
+        parts = path.split(".")
+        node = raw
+        for i, p in enumerate(parts[:-1]):
+            nxt = node.get(p) if isinstance(node, dict) else None
+            if nxt is None:
+                nxt = {}
+                node[p] = nxt
+            if not isinstance(nxt, dict):
+                raise ScenarioError(".".join(parts[: i + 1]), nxt,
+                                    f"is a value, so '{path}' cannot set a key inside it")
+            node = nxt
+        node[parts[-1]] = value
+    return raw
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """``["workload.clients=50000", ...]`` -> overrides dict (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ScenarioError("--set", item, "must be KEY=VALUE, e.g. workload.clients=50000")
+        k, v = item.split("=", 1)
+        try:
+            out[k.strip()] = yaml.safe_load(v) if v.strip() else v
+        except yaml.YAMLError as e:
+            raise ScenarioError(f"--set {k.strip()}", v, f"value is not valid YAML ({e})") from None
+    return out
+
+
+def _models_in(ann) -> list:
+    """BaseModel classes inside an annotation (through Annotated, unions, Optional)."""
+    import typing
+
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [ann]
+    out = []
+    for a in typing.get_args(ann):
+        out.extend(_models_in(a))
+    return out
+
+
+def _tag_values(model) -> set:
+    import typing
+
+    tags = set()
+    for name in ("kind", "profile", "mode"):
+        f = model.model_fields.get(name)
+        if f is not None:
+            tags.update(typing.get_args(f.annotation))
+    return tags
+
+
+def _allowed_keys(loc: tuple) -> list[str] | None:
+    """Field names allowed where an unknown key was found (best effort)."""
+    cur: list = [Scenario]
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        if len(cur) > 1:
+            picked = [m for m in cur if part in _tag_values(m)]
+            if picked:
+                cur = picked
+                continue
+        fields = cur[0].model_fields
+        f = next((fi for n, fi in fields.items() if part in (n, fi.alias)), None)
+        if f is None:
+            return None
+        cur = _models_in(f.annotation)
+        if not cur:
+            return None
+    if len(cur) != 1:
+        return None
+    return sorted((fi.alias or n) for n, fi in cur[0].model_fields.items())
+
+
+def _convert(e: ValidationError, source: str) -> ScenarioErrors:
+    errs = []
+    for err in e.errors():
+        loc = tuple(err["loc"])
+        # drop union tags (e.g. 'lognormal') that pydantic inserts into the location
+        parts = [str(p) for p in loc if not (isinstance(p, str) and p in _TAGS)]
+        field = ".".join(parts) or source
+        value = err.get("input")
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc)
+            rule = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
+        elif err["type"] == "missing":
+            rule, value = "required field is missing", None
+        else:
+            rule = err["msg"].removeprefix("Value error, ")
+        if isinstance(value, dict) and err["type"] != "extra_forbidden":
+            value = {k: v for k, v in value.items()}
+        errs.append(ScenarioError(field, value, rule))
+    return ScenarioErrors(errs)
+
+
+_TAGS = {"fixed", "exponential", "lognormal", "uniform", "pareto", "steady", "ramp", "spike",
+         "on_demand", "provisioned"}
+
+
+def validate_scenario(raw: Any, source: str = "scenario") -> Scenario:
+    """Validate a raw dict into a :class:`Scenario` or raise :class:`ScenarioErrors`."""
+    if not isinstance(raw, dict):
+        raise ScenarioError(source, type(raw).__name__, "a scenario must be a YAML mapping")
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as e:
+        raise _convert(e, source) from None
+
+
+def read_scenario_file(path: str | Path) -> dict:
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError("scenario file", str(path), "file does not exist")
+    if p.is_dir():
+        raise ScenarioError("scenario file", str(path), "is a directory, not a YAML file")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ScenarioError("scenario file", str(path), f"malformed YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError("scenario file", str(path), "is not UTF-8 text") from None
+    if raw is None:
+        raise ScenarioError("scenario file", str(path), "is empty")
+    return raw
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None,
+                  data_dir: str | Path | None = None) -> Scenario:
+    """Load a scenario YAML file, apply dotted overrides, validate against the schema and
+    the data catalog.
+
+    Parameters
+    ----------
+    path : str or Path
+        A YAML file, e.g. ``data/scenarios/chat-basic.yaml``. A bare name
+        (``"chat-basic"``) is looked up in ``data/scenarios/``.
+    overrides : dict, optional
+        Dotted paths to values, e.g. ``{"workload.clients": 50_000}``.
+    data_dir : path, optional
+        Catalog directory (default: the project's ``data/``).
+
+    Raises
+    ------
+    ScenarioError
+        (a ``ValueError``) naming the field, the value and the rule.
+    """
+    catalog = load_catalog(data_dir)
+    p = Path(path)
+    if not p.exists() and not p.suffix:
+        cand = catalog.data_dir / "scenarios" / f"{p.name}.yaml"
+        if cand.exists():
+            p = cand
+    raw = apply_overrides(read_scenario_file(p), overrides)
+    scn = validate_scenario(raw, source=str(path))
+    check_against_catalog(scn, catalog)
+    return scn
+
+
+def scenario_from_dict(raw: dict, overrides: dict[str, Any] | None = None,
+                       data_dir: str | Path | None = None) -> Scenario:
+    """Like :func:`load_scenario` for an in-memory dict."""
+    scn = validate_scenario(apply_overrides(raw, overrides))
+    check_against_catalog(scn, load_catalog(data_dir))
+    return scn
+
+
+# -- rules that need the catalog -------------------------------------------------------------------
+def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
+    """Rules between the scenario and the data: Region, preset, architecture, Lambda limits."""
+    from simulator.architectures import registry
+
+    errs: list[ScenarioError] = []
+    if scn.region not in catalog.regions:
+        errs.append(ScenarioError("region", scn.region,
+                                  "no latency data for this Region (data/latency); known: "
+                                  + ", ".join(catalog.regions)))
+    if scn.quota_preset not in catalog.presets:
+        errs.append(ScenarioError("quota_preset", scn.quota_preset,
+                                  f"unknown preset; known: {', '.join(sorted(catalog.presets))}"))
+    if scn.architecture not in registry.names():
+        errs.append(ScenarioError("architecture", scn.architecture,
+                                  f"unknown architecture; known: {', '.join(registry.names())}"))
+    if errs:
+        raise ScenarioErrors(errs)
+    p = Params(scn, catalog)
+    mem_lo, mem_hi = p["lambda.memory_mb_min"], p["lambda.memory_mb_max"]
+    tmax = p["lambda.max_timeout_s"]
+    reserved = 0
+    for fname, f in scn.aws.lambda_.functions:
+        if f is None:
+            continue
+        where = f"aws.lambda.functions.{fname}"
+        if not mem_lo <= f.memory_mb <= mem_hi:
+            errs.append(ScenarioError(f"{where}.memory_mb", f.memory_mb,
+                                      f"must be within {mem_lo}..{mem_hi} MB (Lambda quota)"))
+        if f.timeout_s is not None and f.timeout_s > tmax:
+            errs.append(ScenarioError(f"{where}.timeout_s", f.timeout_s,
+                                      f"must be <= {tmax} s (Lambda maximum timeout)"))
+        reserved += f.reserved_concurrency or 0
+    acct = p["lambda.account_concurrency"]
+    keep = p["lambda.min_unreserved_concurrency"]
+    if reserved > acct - keep:
+        errs.append(ScenarioError("aws.lambda.functions.*.reserved_concurrency", reserved,
+                                  f"reserved concurrency must leave at least {keep} of the account's "
+                                  f"{acct} unreserved (at most {acct - keep} in total)"))
+    agw_payload = p["api_gateway.max_payload_bytes"]
+    pay = build_dist(scn.workload.publish.payload_bytes)
+    if pay.quantile(0.5) > agw_payload:
+        errs.append(ScenarioError("workload.publish.payload_bytes", scn.workload.publish.payload_bytes.model_dump(),
+                                  f"the median payload exceeds API Gateway's {agw_payload}-byte limit: "
+                                  "every message would be refused"))
+    if scn.workload.clients == 0 and not isinstance(scn.workload.arrivals, SpikeArrivals):
+        errs.append(ScenarioError("workload.clients", 0, "must be > 0 unless a spike brings clients"))
+    if errs:
+        raise ScenarioErrors(errs)
+
+
+# -- resolved parameters ----------------------------------------------------------------------------
+# scenario path (under aws.) -> catalog key; the scenario wins, then the preset, then the catalog.
+_CATALOG_MAP = {
+    "api_gateway.new_connections_per_s": "api_gateway.new_connections_per_s",
+    "api_gateway.connection_burst": "api_gateway.connection_burst",
+    "api_gateway.max_concurrent_connections": "api_gateway.max_concurrent_connections",
+    "api_gateway.account_throttle_rps": "api_gateway.account_throttle_rps",
+    "api_gateway.account_throttle_burst": "api_gateway.account_throttle_burst",
+    "api_gateway.max_connection_duration_s": "api_gateway.max_connection_duration_s",
+    "api_gateway.idle_timeout_s": "api_gateway.idle_timeout_s",
+    "api_gateway.max_payload_bytes": "api_gateway.max_payload_bytes",
+    "api_gateway.max_frame_bytes": "api_gateway.max_frame_bytes",
+    "api_gateway.metering_bytes": "api_gateway.metering_bytes",
+    "api_gateway.disconnect_miss_fraction": "behaviour.apigw_disconnect_miss_fraction",
+    "api_gateway.server_messages_reset_idle": "behaviour.apigw_server_messages_reset_idle",
+    "api_gateway.half_open_detection_s": "behaviour.apigw_half_open_detection_s",
+    "api_gateway.latency.route_s": "latency.apigw_route_s",
+    "api_gateway.latency.post_to_connection_s": "latency.post_to_connection_s",
+    "lambda.account_concurrency": "lambda.account_concurrency",
+    "lambda.scaling_envs_per_s": "lambda.scaling_envs_per_s",
+    "lambda.scaling_burst_envs": "lambda.scaling_burst_envs",
+    "lambda.invocation_rps_per_concurrency": "lambda.invocation_rps_per_concurrency",
+    "lambda.idle_env_lifetime_s": "behaviour.lambda_idle_env_lifetime_s",
+    "dynamodb.partition_max_read_units_per_s": "dynamodb.partition_max_read_units_per_s",
+    "dynamodb.partition_max_write_units_per_s": "dynamodb.partition_max_write_units_per_s",
+    "dynamodb.table_max_read_units_per_s": "dynamodb.table_max_read_units_per_s",
+    "dynamodb.table_max_write_units_per_s": "dynamodb.table_max_write_units_per_s",
+    "dynamodb.latency.item_s": "latency.dynamodb_item_s",
+    "dynamodb.latency.query_page_s": "latency.dynamodb_query_page_s",
+    "dynamodb.latency.query_s_per_mb": "latency.dynamodb_query_s_per_mb",
+    "sdk.max_attempts": "sdk.max_attempts",
+    "sdk.throttling_base_delay_s": "sdk.throttling_base_delay_s",
+    "sdk.max_delay_s": "sdk.max_delay_s",
+    "sdk.retry_quota_tokens": "sdk.retry_quota_tokens",
+    "sdk.retry_cost_throttling": "sdk.retry_cost_throttling",
+    "sdk.retry_refund_success": "sdk.retry_refund_success",
+    "sdk.http_max_sockets": "sdk.http_max_sockets",
+}
+
+
+def _get_path(model: BaseModel, path: str):
+    node: Any = model
+    for part in path.split("."):
+        node = getattr(node, "lambda_" if part == "lambda" else part)
+    return node
+
+
+class Params:
+    """Every number a run uses, resolved (scenario > preset > catalog) with provenance.
+
+    ``params["api_gateway.account_throttle_rps"]`` gives the value for the scenario's Region;
+    distributions come back built (objects with ``sample``). ``params.frame()`` lists each
+    value with its origin and source, for reports and the README.
+    """
+
+    def __init__(self, scn: Scenario, catalog: Catalog):
+        self.scn = scn
+        self.catalog = catalog
+        self.region = scn.region
+        preset = catalog.presets[scn.quota_preset]
+        self._values: dict[str, Any] = {}
+        self._origin: dict[str, tuple[str, str]] = {}
+        for key, fact in catalog.facts.items():
+            self._values[key] = fact.for_region(scn.region)
+            self._origin[key] = ("catalog", fact.source)
+        for key, v in (preset.get("values") or {}).items():
+            self._values[key] = v
+            self._origin[key] = (f"preset {scn.quota_preset}", str(preset.get("source", "")))
+        for spath, ckey in _CATALOG_MAP.items():
+            v = _get_path(scn.aws, spath)
+            if v is not None:
+                self._values[ckey] = v.model_dump() if isinstance(v, BaseModel) else v
+                self._origin[ckey] = ("scenario", f"aws.{spath} in scenario {scn.name!r}")
+        self._dists: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        v = self._values[key]
+        if isinstance(v, dict) and "kind" in v:
+            d = self._dists.get(key)
+            if d is None:
+                d = build_dist(_DIST_ADAPTER.validate_python(v))
+                self._dists[key] = d
+            return d
+        return v
+
+    def raw(self, key: str) -> Any:
+        return self._values[key]
+
+    def frame(self):
+        import pandas as pd
+
+        rows = []
+        for key, v in self._values.items():
+            f = self.catalog.facts.get(key)
+            origin, src = self._origin[key]
+            rows.append({"key": key, "value": v, "unit": f.unit if f else "",
+                         "origin": origin, "confidence": f.confidence if f else "",
+                         "as_of": f.as_of if f else "", "source": src})
+        return pd.DataFrame(rows)
+
+
+def _make_dist_adapter():
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(Dist)
+
+
+_DIST_ADAPTER = _make_dist_adapter()
+
+
+def is_finite(x) -> bool:
+    return x is not None and math.isfinite(x)

@@ -1,0 +1,197 @@
+"""Struct-of-arrays registry of connections and of their rows in the connection table.
+
+No Python object per connection: numpy columns indexed by a slot number (slots are reused,
+so memory follows the peak number of rows, not the run length), a dense array of open
+slots for O(1) uniform sampling of publishers, and per-channel counters of rows by state.
+
+States (what the client, API Gateway and DynamoDB each believe):
+
+========== ============ ================= ===============
+state       client       API Gateway       table row
+========== ============ ================= ===============
+OPEN        connected    connected         present
+HALF_OPEN   gone         connected         present  (abrupt disconnect, not yet noticed)
+CLOSING     gone         closed            present  ($disconnect running)
+ZOMBIE      gone         closed            present  ($disconnect never ran or failed)
+FREE        -            -                 absent
+========== ============ ================= ===============
+
+A post to a HALF_OPEN row is accepted and lost; a post to CLOSING or ZOMBIE returns 410.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+
+class State(IntEnum):
+    FREE = 0
+    OPEN = 1
+    HALF_OPEN = 2
+    CLOSING = 3
+    ZOMBIE = 4
+
+
+# plain ints for the hot paths (enum attribute access costs ~1 us)
+FREE, OPEN, HALF_OPEN, CLOSING, ZOMBIE = (int(s) for s in State)
+
+
+class ConnectionRegistry:
+    """Connections and rows, with per-channel counts.
+
+    Parameters
+    ----------
+    n_channels : int
+        Number of channels.
+    capacity : int
+        Initial number of slots (grows by doubling).
+    """
+
+    def __init__(self, n_channels: int, capacity: int = 1024):
+        cap = max(int(capacity), 16)
+        self.state = np.zeros(cap, dtype=np.int8)
+        self.channel = np.zeros(cap, dtype=np.int32)
+        self.connected_at = np.zeros(cap)
+        self.last_send = np.zeros(cap)
+        self.session_end = np.zeros(cap)
+        self.half_open_at = np.full(cap, np.inf)
+        self.gen = np.zeros(cap, dtype=np.int64)
+        self.open_pos = np.full(cap, -1, dtype=np.int64)
+        self.open_ids = np.zeros(cap, dtype=np.int64)
+        self.n_open = 0
+        self._free: list[int] = list(range(cap - 1, -1, -1))
+        # per-channel row counts by state (Python lists: cheapest scalar updates)
+        self.live = [0] * n_channels
+        self.half = [0] * n_channels
+        self.gone = [0] * n_channels
+        self.last_msg = np.zeros(n_channels)
+        self.zombies: dict[int, list[int]] = {}
+        # totals
+        self.n_half = 0
+        self.n_closing = 0
+        self.n_zombie = 0
+
+    # -- slots -----------------------------------------------------------------------------------
+    def _grow(self) -> None:
+        old = self.state.size
+        new = old * 2
+        for name in ("state", "channel", "connected_at", "last_send", "session_end", "gen",
+                     "open_ids"):
+            a = getattr(self, name)
+            b = np.zeros(new, dtype=a.dtype)
+            b[:old] = a
+            setattr(self, name, b)
+        h = np.full(new, np.inf)
+        h[:old] = self.half_open_at
+        self.half_open_at = h
+        p = np.full(new, -1, dtype=np.int64)
+        p[:old] = self.open_pos
+        self.open_pos = p
+        self._free.extend(range(new - 1, old - 1, -1))
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_open + self.n_half + self.n_closing + self.n_zombie
+
+    @property
+    def n_connected(self) -> int:
+        """Connections API Gateway considers open (billed connection minutes)."""
+        return self.n_open + self.n_half
+
+    # -- transitions ----------------------------------------------------------------------------
+    def open(self, now: float, channel: int, session_end: float, connected_at: float | None = None,
+             last_activity: float | None = None) -> int:
+        """A connection is established and its row written: returns its slot."""
+        if not self._free:
+            self._grow()
+        i = self._free.pop()
+        self.state[i] = OPEN
+        self.channel[i] = channel
+        self.connected_at[i] = now if connected_at is None else connected_at
+        self.last_send[i] = now if last_activity is None else last_activity
+        self.session_end[i] = session_end
+        self.half_open_at[i] = np.inf
+        self.gen[i] += 1
+        self.open_pos[i] = self.n_open
+        self.open_ids[self.n_open] = i
+        self.n_open += 1
+        self.live[channel] += 1
+        return i
+
+    def _unlist_open(self, i: int) -> None:
+        p = self.open_pos[i]
+        last = self.open_ids[self.n_open - 1]
+        self.open_ids[p] = last
+        self.open_pos[last] = p
+        self.open_pos[i] = -1
+        self.n_open -= 1
+
+    def vanish(self, now: float, i: int) -> None:
+        """OPEN -> HALF_OPEN: the client disappeared without a close frame."""
+        self._unlist_open(i)
+        c = self.channel[i]
+        self.live[c] -= 1
+        self.half[c] += 1
+        self.n_half += 1
+        self.state[i] = HALF_OPEN
+        self.half_open_at[i] = now
+
+    def close(self, i: int) -> None:
+        """OPEN or HALF_OPEN -> CLOSING: API Gateway closed the connection; $disconnect runs."""
+        c = self.channel[i]
+        s = self.state[i]
+        if s == OPEN:
+            self._unlist_open(i)
+            self.live[c] -= 1
+        elif s == HALF_OPEN:
+            self.half[c] -= 1
+            self.n_half -= 1
+        else:
+            raise RuntimeError(f"close() on a connection in state {State(s).name}")
+        self.gone[c] += 1
+        self.n_closing += 1
+        self.state[i] = CLOSING
+
+    def zombify(self, i: int) -> None:
+        """CLOSING -> ZOMBIE: the row stays ($disconnect missed, throttled or failed)."""
+        c = int(self.channel[i])
+        self.n_closing -= 1
+        self.n_zombie += 1
+        self.state[i] = ZOMBIE
+        self.zombies.setdefault(c, []).append(i)
+
+    def delete_row(self, i: int) -> None:
+        """CLOSING -> FREE: $disconnect deleted the row."""
+        c = self.channel[i]
+        self.gone[c] -= 1
+        self.n_closing -= 1
+        self.state[i] = FREE
+        self._free.append(i)
+
+    def delete_zombies(self, channel: int) -> int:
+        """All ZOMBIE rows of a channel are deleted (after 410s); returns how many."""
+        ids = self.zombies.pop(channel, None)
+        if not ids:
+            return 0
+        for i in ids:
+            self.state[i] = FREE
+            self._free.append(i)
+        k = len(ids)
+        self.gone[channel] -= k
+        self.n_zombie -= k
+        return k
+
+    # -- queries ---------------------------------------------------------------------------------
+    def random_open(self, u: float) -> int:
+        """A uniformly chosen OPEN connection for a uniform ``u`` in [0, 1) (-1 if none)."""
+        n = self.n_open
+        if n == 0:
+            return -1
+        return int(self.open_ids[int(u * n)])
+
+    def connected_slots(self) -> np.ndarray:
+        """Slots of OPEN and HALF_OPEN connections."""
+        s = self.state
+        return np.nonzero((s == OPEN) | (s == HALF_OPEN))[0]

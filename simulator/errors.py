@@ -28,6 +28,15 @@ class ScenarioError(ValueError):
         super().__init__(f"{field} = {value!r}: {rule}")
 
 
+class FieldRule(ValueError):
+    """Raised inside model validators to name the exact field (pydantic would otherwise
+    report the whole model as the offending value)."""
+
+    def __init__(self, field: str, value: object, rule: str):
+        self.field, self.value, self.rule = field, value, rule
+        super().__init__(f"{field} = {value!r}: {rule}")
+
+
 class ScenarioErrors(ScenarioError):
     """Several problems found at once (pydantic validation reports all of them)."""
 

@@ -38,7 +38,7 @@ class Streams:
             self._gens[name] = g
         return g
 
-    def buffered(self, name: str, dist, block: int = 4096) -> BufferedDraws:
+    def buffered(self, name: str, dist, block: int = 4096) -> BufferedDraws:  # not a catalog value
         """Pre-drawn blocks of ``dist`` on stream ``name`` for per-event scalar draws."""
         return BufferedDraws(self[name], dist, block)
 
@@ -48,7 +48,7 @@ class BufferedDraws:
 
     __slots__ = ("rng", "dist", "block", "_buf", "_i")
 
-    def __init__(self, rng: np.random.Generator, dist, block: int = 4096):
+    def __init__(self, rng: np.random.Generator, dist, block: int = 4096):  # not a catalog value
         self.rng = rng
         self.dist = dist
         self.block = block

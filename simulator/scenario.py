@@ -26,7 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from simulator.catalog import Catalog, load_catalog
-from simulator.errors import ScenarioError, ScenarioErrors
+from simulator.errors import FieldRule, ScenarioError, ScenarioErrors
 
 PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -61,9 +61,9 @@ class LogNormalDist(Model):
     @model_validator(mode="after")
     def _one_spread(self):
         if (self.sigma is None) == (self.p99 is None):
-            raise ValueError("give exactly one of 'sigma' and 'p99'")
+            raise FieldRule("sigma", self.sigma, "give exactly one of 'sigma' and 'p99'")
         if self.p99 is not None and self.p99 <= self.median:
-            raise ValueError(f"p99 ({self.p99}) must be greater than median ({self.median})")
+            raise FieldRule("p99", self.p99, f"must be greater than the median ({self.median})")
         return self
 
 
@@ -75,7 +75,7 @@ class UniformDist(Model):
     @model_validator(mode="after")
     def _ordered(self):
         if self.high < self.low:
-            raise ValueError(f"high ({self.high}) must be >= low ({self.low})")
+            raise FieldRule("high", self.high, f"must be >= low ({self.low})")
         return self
 
 
@@ -134,8 +134,8 @@ class Disconnects(Model):
     def _sum_to_one(self):
         s = self.graceful_fraction + self.abrupt_fraction
         if abs(s - 1.0) > 1e-9:
-            raise ValueError(
-                f"graceful_fraction + abrupt_fraction must sum to 1 (they sum to {s:g})")
+            raise FieldRule("abrupt_fraction", self.abrupt_fraction,
+                            f"graceful_fraction + abrupt_fraction must sum to 1 (they sum to {s:g})")
         return self
 
 
@@ -157,7 +157,8 @@ class Publish(Model):
     @model_validator(mode="after")
     def _one_rate(self):
         if (self.rate_per_client_per_s is None) == (self.total_rate_per_s is None):
-            raise ValueError("give exactly one of 'rate_per_client_per_s' and 'total_rate_per_s'")
+            raise FieldRule("total_rate_per_s", self.total_rate_per_s,
+                            "give exactly one of 'rate_per_client_per_s' and 'total_rate_per_s'")
         return self
 
 
@@ -250,7 +251,7 @@ class DynamoLatency(Model):
 
 class DynamoConfig(Model):
     capacity: Capacity = OnDemandCapacity(mode="on_demand")
-    item_bytes: Annotated[int, Field(gt=0, le=409600)] = 200
+    item_bytes: PosInt = 200
     partition_max_read_units_per_s: PosFloat | None = None
     partition_max_write_units_per_s: PosFloat | None = None
     table_max_read_units_per_s: PosFloat | None = None
@@ -286,9 +287,9 @@ class EngineConfig(Model):
     """Numerical knobs of the simulator (not of the system)."""
 
     timeseries_step_s: PosFloat = 1.0
-    throttle_tick_s: Annotated[float, Field(gt=0, le=0.1)] = 0.01
+    throttle_tick_s: Annotated[float, Field(gt=0, le=0.1)] = 0.01  # not a catalog value
     window_s: Annotated[float, Field(gt=0, le=10)] = 1.0
-    idle_check_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    idle_check_s: Annotated[float, Field(gt=0, le=60)] = 5.0  # not a catalog value
     fanout_sample_above: PosInt = 2000
     fanout_sample_k: PosInt = 256
 
@@ -312,8 +313,8 @@ class Scenario(Model):
     @model_validator(mode="after")
     def _warmup_inside_run(self):
         if self.warmup_s >= self.duration_s:
-            raise ValueError(
-                f"warmup_s ({self.warmup_s:g}) must be shorter than duration_s ({self.duration_s:g})")
+            raise FieldRule("warmup_s", self.warmup_s,
+                            f"must be shorter than duration_s ({self.duration_s:g})")
         return self
 
     def to_dict(self) -> dict:
@@ -420,10 +421,12 @@ def _convert(e: ValidationError, source: str) -> ScenarioErrors:
             rule = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")
         elif err["type"] == "missing":
             rule, value = "required field is missing", None
+        elif isinstance((err.get("ctx") or {}).get("error"), FieldRule):
+            fr = err["ctx"]["error"]
+            field = f"{field}.{fr.field}" if parts else fr.field
+            value, rule = fr.value, fr.rule
         else:
             rule = err["msg"].removeprefix("Value error, ")
-        if isinstance(value, dict) and err["type"] != "extra_forbidden":
-            value = {k: v for k, v in value.items()}
         errs.append(ScenarioError(field, value, rule))
     return ScenarioErrors(errs)
 
@@ -488,16 +491,27 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None,
         cand = catalog.data_dir / "scenarios" / f"{p.name}.yaml"
         if cand.exists():
             p = cand
-    raw = apply_overrides(read_scenario_file(p), overrides)
-    scn = validate_scenario(raw, source=str(path))
+    scn = _validate_with_overrides(read_scenario_file(p), overrides, str(path))
     check_against_catalog(scn, catalog)
     return scn
+
+
+def _validate_with_overrides(raw: Any, overrides: dict[str, Any] | None, source: str) -> Scenario:
+    """Overrides apply on top of the scenario *with its defaults filled in*, so
+    ``aws.lambda.functions.connect.timeout_s`` can be set without restating the function."""
+    if not overrides:
+        return validate_scenario(raw, source=source)
+    try:
+        base = validate_scenario(raw, source=source)
+    except ScenarioError:
+        return validate_scenario(apply_overrides(raw, overrides), source=source)
+    return validate_scenario(apply_overrides(base.to_dict(), overrides), source=source)
 
 
 def scenario_from_dict(raw: dict, overrides: dict[str, Any] | None = None,
                        data_dir: str | Path | None = None) -> Scenario:
     """Like :func:`load_scenario` for an in-memory dict."""
-    scn = validate_scenario(apply_overrides(raw, overrides))
+    scn = _validate_with_overrides(raw, overrides, "scenario")
     check_against_catalog(scn, load_catalog(data_dir))
     return scn
 
@@ -537,10 +551,14 @@ def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
         reserved += f.reserved_concurrency or 0
     acct = p["lambda.account_concurrency"]
     keep = p["lambda.min_unreserved_concurrency"]
-    if reserved > acct - keep:
+    if reserved > 0 and reserved > acct - keep:
         errs.append(ScenarioError("aws.lambda.functions.*.reserved_concurrency", reserved,
                                   f"reserved concurrency must leave at least {keep} of the account's "
                                   f"{acct} unreserved (at most {acct - keep} in total)"))
+    item_max = p["dynamodb.max_item_bytes"]
+    if scn.aws.dynamodb.item_bytes > item_max:
+        errs.append(ScenarioError("aws.dynamodb.item_bytes", scn.aws.dynamodb.item_bytes,
+                                  f"must be <= {item_max} bytes (DynamoDB item size limit)"))
     agw_payload = p["api_gateway.max_payload_bytes"]
     pay = build_dist(scn.workload.publish.payload_bytes)
     if pay.quantile(0.5) > agw_payload:

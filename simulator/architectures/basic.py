@@ -35,6 +35,8 @@ from simulator.workload.arrivals import ArrivalProcess
 from simulator.workload.channels import ChannelPlan
 from simulator.workload.population import CLOSING, HALF_OPEN, OPEN, ConnectionRegistry
 
+_MB = float(1 << 20)  # bytes per MB (a unit, not a catalog value)
+
 
 def _half(dist):
     """One-way latency from a round-trip distribution (RTT / 2)."""
@@ -183,7 +185,7 @@ class BasicArchitecture:
         if n == 0:
             return
         rng = self.s["population"]
-        pool = self.session_dist.sample(rng, max(4 * n, 10_000))
+        pool = self.session_dist.sample(rng, max(4 * n, 10_000))  # not a catalog value
         w = pool / pool.sum()
         total = rng.choice(pool, size=n, p=w)
         age = rng.random(n) * total
@@ -506,7 +508,7 @@ class BasicArchitecture:
         response arrives as an event at ``t`` + latency."""
         nbytes = x.pages[x.page]
         if self.table.query_page(now, x.channel, nbytes):
-            lat = self.d_page() + nbytes / 1048576.0 * self.d_s_per_mb()
+            lat = self.d_page() + nbytes / _MB * self.d_s_per_mb()
             x.attempt = 1
             self._at(t + lat - now, self._query_done, x)
             return

@@ -5,10 +5,10 @@ Two exact-enough paths, one event per fan-out in the common case:
 
 * **Fast path** (the throttle does not bind): if the account bucket holds a token for every
   post and no fan-out is being throttled, all tokens are taken at once and the whole
-  fan-out is computed as arrays: post ``k`` goes to pool slot ``k mod P``, its completion is
-  the running sum of call latencies on that slot, the Lambda ends with the slowest slot.
-  Deliveries are recorded in deferred numpy batches; huge fan-outs are sub-sampled
-  (stratified, weighted), so the cost per message does not grow with the channel size.
+  fan-out is computed in one go: a greedy FIFO pool of ``P`` calls (the first ``P`` posts
+  start at once, each later one when the earliest call completes; a heap of ``P`` free
+  times), the Lambda ending with the last call. Deliveries are recorded in deferred numpy
+  batches; huge fan-outs are sub-sampled (stratified, weighted) for the histogram.
 * **Slow path** (the throttle binds): the fan-out joins a table of pool slots (one row per
   fan-out, one column per slot) advanced by one global tick every ``throttle_tick_s``. Each
   tick, every slot that is free attempts its next post; the bucket grants what it holds,
@@ -23,7 +23,7 @@ live share as weight, and counted exactly.
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import add as _add
+from heapq import heapify, heapreplace
 
 import numpy as np
 
@@ -91,8 +91,10 @@ class Fanout:
         # deferred records: small fan-outs as ranges of the current block, others as arrays
         self._r_start: list[int] = []
         self._r_len: list[int] = []
+        self._r_off: list[int] = []
         self._r_base: list[float] = []
         self._r_w: list[float] = []
+        self._s_buf: list[float] = []
         self._a_vals: list[np.ndarray] = []
         self._a_base: list[float] = []
         self._a_w: list[float] = []
@@ -123,28 +125,32 @@ class Fanout:
 
     # -- recording ------------------------------------------------------------------------------
     def flush(self) -> None:
-        """Move deferred deliveries into the histogram: pool-slot chains are summed here,
-        in one vectorized pass, and the downlink latency is added."""
+        """Move deferred deliveries into the histogram (adds the downlink latency).
+
+        Records are ranges of the latency block: a range's posts complete at their own call
+        latency plus a start offset (0 for the first ``P`` posts of a fan-out, the pool's
+        free time for later ones, kept in ``_s_buf``)."""
         if self._r_len:
             lens = np.asarray(self._r_len, dtype=np.int64)
             total = int(lens.sum())
             first = np.cumsum(lens) - lens
             k = np.arange(total) - np.repeat(first, lens)
             vals = self._L[np.repeat(np.asarray(self._r_start, dtype=np.int64), lens) + k]
-            rnd = k // self.P
-            later = np.flatnonzero(rnd > 0)
-            if later.size:
-                rl = rnd[later]
-                for r in range(1, int(rl.max()) + 1):
-                    sel = later[rl == r]
-                    vals[sel] += vals[sel - self.P]
+            offs = np.asarray(self._r_off, dtype=np.int64)
+            with_starts = offs >= 0
+            if with_starts.any():
+                # posts after the first round: add their start offsets, stored contiguously
+                sel = np.repeat(with_starts, lens)
+                vals[sel] += np.asarray(self._s_buf)
             vals += np.repeat(np.asarray(self._r_base), lens)
             vals += self.down.sample(self.rng, total)
             self.hist.add(vals, np.repeat(np.asarray(self._r_w), lens))
             self._r_start.clear()
             self._r_len.clear()
+            self._r_off.clear()
             self._r_base.clear()
             self._r_w.clear()
+            self._s_buf.clear()
         if self._a_vals:
             lens = np.fromiter((a.size for a in self._a_vals), dtype=np.int64,
                                count=len(self._a_vals))
@@ -156,19 +162,26 @@ class Fanout:
             self._a_w.clear()
         self._pending = 0
 
-    def _chains(self, i0: int, n: int) -> np.ndarray:
-        """Completion offset of each post: running sum of call latencies on its pool slot."""
-        P = self.P
-        R = -(-n // P)
-        M = np.zeros(R * P)
-        M[:n] = self._L[i0:i0 + n]
-        return np.cumsum(M.reshape(R, P), axis=0).ravel()[:n]
+    def _record_range(self, i0: int, n: int, starts: list | None, base: float, w: float) -> None:
+        self._r_start.append(i0)
+        self._r_len.append(n)
+        self._r_base.append(base)
+        self._r_w.append(w)
+        if starts is None:
+            self._r_off.append(-1)
+        else:
+            self._r_off.append(len(self._s_buf))
+            self._s_buf.extend(starts)
+        self._pending += n
 
     # -- entry point ------------------------------------------------------------------------------
     def start(self, now: float, t_pub: float, live: int, half: int, gone: int, deadline: float,
               record: bool, ctx) -> FanoutResult | None:
         """Begin a fan-out at ``now``. Returns its result when computed at once (fast path),
-        or None when it joined the throttled slot table (``on_done`` is called later)."""
+        or None when it joined the throttled slot table (``on_done`` is called later).
+
+        The pool is greedy and FIFO, like the SDK's HTTP agent: the first ``P`` posts start
+        at once, each later post starts when the earliest busy call completes."""
         n = live + half + gone
         if n == 0:
             return FanoutResult(end=now)
@@ -178,52 +191,56 @@ class Fanout:
         P = self.P
         i0 = self._take(n)
         Lp = self._Lpy
-        comp = None
+        starts = None
         if n <= P:
             dur = max(Lp[i0:i0 + n])
-        elif n <= self.sample_above:
-            # per-slot chain totals with C-level list ops (no numpy call per fan-out)
-            acc = Lp[i0:i0 + P]
-            k, stop = i0 + P, i0 + n
-            while k < stop:
-                m = min(P, stop - k)
-                acc[:m] = map(_add, acc[:m], Lp[k:k + m])
-                k += m
-            dur = max(acc)
         else:
-            comp = self._chains(i0, n)
-            dur = float(comp.max())
+            h = Lp[i0:i0 + P]
+            heapify(h)
+            starts = [heapreplace(h, h[0] + x) for x in Lp[i0 + P:i0 + n]]
+            dur = max(h)
+        limit = deadline - now
+        if dur > limit or n > self.sample_above:
+            return self._start_arrays(now, t_pub, live, half, gone, deadline, record, i0, n,
+                                      starts, dur)
+        if record and live > 0:
+            w = live / n
+            base = now - t_pub
+            self._record_range(i0, min(n, P), None, base, w)
+            if starts is not None:
+                self._record_range(i0 + P, n - P, starts, base, w)
+            if self._pending >= _FLUSH:
+                self.flush()
+        return FanoutResult(live, half, gone, 0, now + dur)
+
+    def _start_arrays(self, now, t_pub, live, half, gone, deadline, record, i0, n, starts, dur):
+        """Fan-outs that the Lambda timeout cuts short, or too large to record every post."""
+        L = self._L[i0:i0 + n]
+        send = np.zeros(n)
+        if starts is not None:
+            send[self.P:] = starts
+        comp = send + L
         attempted = n
-        if dur > deadline - now:
-            # the Lambda times out: posts not yet sent by then are never made
-            if comp is None:
-                comp = self._L[i0:i0 + n] if n <= P else self._chains(i0, n)
-            ok = (comp - self._L[i0:i0 + n]) < deadline - now
+        end = now + dur
+        limit = deadline - now
+        if dur > limit:
+            ok = send < limit
             attempted = int(ok.sum())
             self.bucket.tokens = min(self.bucket.capacity, self.bucket.tokens + (n - attempted))
             comp = comp[ok]
             end = deadline
             live, half, gone = self._split(attempted, live, half, gone)
-        else:
-            end = now + dur
         if record and live > 0:
             w = live / attempted
-            if comp is None:
-                self._r_start.append(i0)
-                self._r_len.append(n)
-                self._r_base.append(now - t_pub)
-                self._r_w.append(w)
-                self._pending += n
-            else:
-                if comp.size > self.sample_above:
-                    k = self.sample_k
-                    pos = ((np.arange(k) + self.rng.random(k)) * (comp.size / k)).astype(np.int64)
-                    w *= comp.size / k
-                    comp = comp[pos]
-                self._a_vals.append(comp)
-                self._a_base.append(now - t_pub)
-                self._a_w.append(w)
-                self._pending += comp.size
+            if comp.size > self.sample_above:
+                k = self.sample_k
+                pos = ((np.arange(k) + self.rng.random(k)) * (comp.size / k)).astype(np.int64)
+                w *= comp.size / k
+                comp = comp[pos]
+            self._a_vals.append(comp)
+            self._a_base.append(now - t_pub)
+            self._a_w.append(w)
+            self._pending += comp.size
             if self._pending >= _FLUSH:
                 self.flush()
         return FanoutResult(live, half, gone, n - attempted, end)

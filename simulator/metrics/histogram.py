@@ -30,7 +30,7 @@ class LogHistogram:
     weighted sums), not taken from the buckets.
     """
 
-    def __init__(self, alpha: float = 0.005, lo: float = 1e-6, hi: float = 1e5):
+    def __init__(self, alpha: float = 0.005, lo: float = 1e-6, hi: float = 1e5):  # not a catalog value
         self.alpha = alpha
         self.gamma = (1 + alpha) / (1 - alpha)
         self.inv_lg = 1.0 / math.log(self.gamma)

@@ -47,12 +47,10 @@ def _print_summary(res) -> None:
         if k in ("scenario", "architecture", "region", "seed"):
             continue
         print(f"  {k:<{w}}  {_fmt(v)}")
-    br = res.breaches
-    if len(br):
-        agg = br.groupby(["quota", "component"], as_index=False).agg(
-            first_s=("time_s", "min"), seconds=("time_s", "nunique"), refused=("count", "sum"))
-        print("\nquota breaches (first second, seconds with breaches, requests refused):")
-        print(agg.sort_values("first_s").to_string(index=False))
+    agg = res.breaches_by_quota()
+    if len(agg):
+        print("\nquota and limit breaches (refused requests or closed connections):")
+        print(agg.to_string(index=False))
     else:
         print("\nno quota breached")
 

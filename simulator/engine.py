@@ -74,10 +74,12 @@ def _probes(arch, rec) -> None:
     rec.probe("lambda_concurrency", lambda t: lam.busy)
     for f in lam.functions:
         rec.probe(f"lambda_concurrency_{f.name}", lambda t, f=f: f.busy)
+    rec.probe("lambda_concurrency_limit", lambda t: lam.account_limit)
     rec.probe("lambda_environments", lambda t: sum(f.environments(t) for f in lam.functions))
     rec.probe("dynamodb_read_capacity_per_s", lambda t: table.capacity.limits()[0])
     rec.probe("dynamodb_write_capacity_per_s", lambda t: table.capacity.limits()[1])
     rec.probe("apigw_throttle_tokens", lambda t: arch.apigw.account.level(t))
+    rec.probe("apigw_throttle_rps", lambda t: arch.apigw.account.rate)
     rec.rate_probe("dynamodb_read_units_per_s", "dynamodb.read_units")
     rec.rate_probe("dynamodb_write_units_per_s", "dynamodb.write_units")
     rec.rate_probe("dynamodb_throttles_per_s", "dynamodb.throttles")

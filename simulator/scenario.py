@@ -645,6 +645,16 @@ class Params:
                 self._values[ckey] = v.model_dump() if isinstance(v, BaseModel) else v
                 self._origin[ckey] = ("scenario", f"aws.{spath} in scenario {scn.name!r}")
         self._dists: dict[str, Any] = {}
+        # the scenario's own settings of each function, listed for provenance
+        for fname, f in scn.aws.lambda_.functions:
+            if f is None:
+                continue
+            for field, v in f.model_dump().items():
+                if v is not None:
+                    key = f"lambda.functions.{fname}.{field}"
+                    self._values[key] = v
+                    self._origin[key] = ("scenario",
+                                         f"aws.lambda.functions.{fname}.{field} in scenario {scn.name!r}")
 
     def __getitem__(self, key: str) -> Any:
         v = self._values[key]

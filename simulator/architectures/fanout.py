@@ -23,6 +23,7 @@ live share as weight, and counted exactly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from array import array
 from heapq import heapify, heapreplace
 
 import numpy as np
@@ -30,6 +31,12 @@ import numpy as np
 from simulator.metrics.histogram import LogHistogram
 
 _BLOCK = 1 << 18
+
+
+def _sample32(dist, rng, n):
+    """Bulk float32 draws when the distribution offers them."""
+    f = getattr(dist, "sample32", None)
+    return f(rng, n) if f is not None else dist.sample(rng, n).astype(np.float32)
 _FLUSH = 1 << 18
 
 
@@ -91,10 +98,11 @@ class Fanout:
         # deferred records: small fan-outs as ranges of the current block, others as arrays
         self._r_start: list[int] = []
         self._r_len: list[int] = []
-        self._r_off: list[int] = []
+        self._r_off: list[bool] = []
         self._r_base: list[float] = []
         self._r_w: list[float] = []
-        self._s_buf: list[float] = []
+        self._s_buf = array("d")
+        self._zeros = array("d", bytes(8 * self.P))
         self._a_vals: list[np.ndarray] = []
         self._a_base: list[float] = []
         self._a_w: list[float] = []
@@ -108,7 +116,7 @@ class Fanout:
 
     # -- latency block -------------------------------------------------------------------------
     def _new_block(self) -> None:
-        self._L = self.post.sample(self.rng, _BLOCK)
+        self._L = _sample32(self.post, self.rng, _BLOCK)
         self._Lpy = self._L.tolist()
         self._cur = 0
 
@@ -117,7 +125,7 @@ class Fanout:
             self.flush()
             self._new_block()
             if n > _BLOCK:
-                self._L = self.post.sample(self.rng, n)
+                self._L = _sample32(self.post, self.rng, n)
                 self._Lpy = self._L.tolist()
         i = self._cur
         self._cur = i + n
@@ -133,24 +141,30 @@ class Fanout:
         if self._r_len:
             lens = np.asarray(self._r_len, dtype=np.int64)
             total = int(lens.sum())
-            first = np.cumsum(lens) - lens
-            k = np.arange(total) - np.repeat(first, lens)
-            vals = self._L[np.repeat(np.asarray(self._r_start, dtype=np.int64), lens) + k]
-            offs = np.asarray(self._r_off, dtype=np.int64)
-            with_starts = offs >= 0
-            if with_starts.any():
-                # posts after the first round: add their start offsets, stored contiguously
+            starts = np.asarray(self._r_start, dtype=np.int64)
+            if starts[-1] + lens[-1] - starts[0] == total:
+                # the records tile the block (the usual case): a slice, no gather
+                vals = self._L[starts[0]:starts[0] + total].astype(np.float64)
+            else:
+                first = np.cumsum(lens) - lens
+                vals = self._L[np.repeat(starts - first, lens) + np.arange(total)].astype(np.float64)
+            with_starts = np.asarray(self._r_off, dtype=bool)
+            if with_starts.all():
+                vals += np.frombuffer(self._s_buf, dtype=np.float64)
+            elif with_starts.any():
+                # fan-outs larger than the pool: add each post's start offset (stored
+                # contiguously, first round included as zeros)
                 sel = np.repeat(with_starts, lens)
-                vals[sel] += np.asarray(self._s_buf)
+                vals[sel] += np.frombuffer(self._s_buf, dtype=np.float64)
             vals += np.repeat(np.asarray(self._r_base), lens)
-            vals += self.down.sample(self.rng, total)
+            vals += _sample32(self.down, self.rng, total)
             self.hist.add(vals, np.repeat(np.asarray(self._r_w), lens))
             self._r_start.clear()
             self._r_len.clear()
             self._r_off.clear()
             self._r_base.clear()
             self._r_w.clear()
-            self._s_buf.clear()
+            self._s_buf = array("d")
         if self._a_vals:
             lens = np.fromiter((a.size for a in self._a_vals), dtype=np.int64,
                                count=len(self._a_vals))
@@ -168,15 +182,21 @@ class Fanout:
         self._r_base.append(base)
         self._r_w.append(w)
         if starts is None:
-            self._r_off.append(-1)
+            self._r_off.append(False)
         else:
-            self._r_off.append(len(self._s_buf))
-            self._s_buf.extend(starts)
+            self._r_off.append(True)
+            buf = self._s_buf
+            buf.extend(self._zeros)
+            buf.extend(starts)
         self._pending += n
 
     # -- entry point ------------------------------------------------------------------------------
+    def can_fast(self, now: float, n: int) -> bool:
+        """Whether a fan-out of ``n`` posts would take the fast path at ``now``."""
+        return not self._active and self.bucket.level(now) >= n
+
     def start(self, now: float, t_pub: float, live: int, half: int, gone: int, deadline: float,
-              record: bool, ctx) -> FanoutResult | None:
+              record: bool, ctx, t_tokens: float | None = None) -> FanoutResult | None:
         """Begin a fan-out at ``now``. Returns its result when computed at once (fast path),
         or None when it joined the throttled slot table (``on_done`` is called later).
 
@@ -185,7 +205,7 @@ class Fanout:
         n = live + half + gone
         if n == 0:
             return FanoutResult(end=now)
-        if self._active or not self.bucket.try_take(now, n):
+        if self._active or not self.bucket.try_take(now if t_tokens is None else t_tokens, n):
             self._enqueue(now, t_pub, live, half, gone, deadline, record, ctx)
             return None
         P = self.P
@@ -204,18 +224,14 @@ class Fanout:
             return self._start_arrays(now, t_pub, live, half, gone, deadline, record, i0, n,
                                       starts, dur)
         if record and live > 0:
-            w = live / n
-            base = now - t_pub
-            self._record_range(i0, min(n, P), None, base, w)
-            if starts is not None:
-                self._record_range(i0 + P, n - P, starts, base, w)
+            self._record_range(i0, n, starts, now - t_pub, live / n)
             if self._pending >= _FLUSH:
                 self.flush()
         return FanoutResult(live, half, gone, 0, now + dur)
 
     def _start_arrays(self, now, t_pub, live, half, gone, deadline, record, i0, n, starts, dur):
         """Fan-outs that the Lambda timeout cuts short, or too large to record every post."""
-        L = self._L[i0:i0 + n]
+        L = self._L[i0:i0 + n].astype(np.float64)
         send = np.zeros(n)
         if starts is not None:
             send[self.P:] = starts
@@ -226,7 +242,7 @@ class Fanout:
         if dur > limit:
             ok = send < limit
             attempted = int(ok.sum())
-            self.bucket.tokens = min(self.bucket.capacity, self.bucket.tokens + (n - attempted))
+            self.bucket.refund(n - attempted)  # posts never made take no token
             comp = comp[ok]
             end = deadline
             live, half, gone = self._split(attempted, live, half, gone)

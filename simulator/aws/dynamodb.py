@@ -134,11 +134,11 @@ class Table:
         units = self.read_units(nbytes)
         table = self.capacity.read
         part = self._partition(channel)[0]
-        if table.level(now) >= units and part.level(now) >= units:
-            table.try_take(now, units)
-            part.try_take(now, units)
-            self.c["dynamodb.read_units"] += units
-            return True
+        if part.try_take(now, units):
+            if table.try_take(now, units):
+                self.c["dynamodb.read_units"] += units
+                return True
+            part.refund(units)  # the table refused: the partition's units were not used
         quota = ("dynamodb.partition_read_units" if part.tokens < units
                  else "dynamodb.table_read_capacity")
         self.c["dynamodb.throttles"] += 1

@@ -13,7 +13,6 @@ import heapq
 import math
 from collections import deque
 
-from simulator.metrics.recorder import Level
 from simulator.primitives.token_bucket import TokenBucket
 
 THROTTLE_ACCOUNT = "lambda.account_concurrency"
@@ -47,7 +46,9 @@ class LambdaService:
         self.functions: list[LambdaFunction] = []
         self.unreserved_busy = 0
         self.unreserved_limit = self.account_limit
-        self.total = Level()
+        self.busy = 0       # concurrent executions, all functions
+        self.peak = 0
+        self.last = 0.0     # time of the latest invocation (releases are never earlier)
         self._ends: list[tuple[float, int]] = []
 
     def function(self, name: str, cfg, init_dist, handler_dist, timeout_s: float) -> LambdaFunction:
@@ -65,14 +66,10 @@ class LambdaService:
             t, k = heapq.heappop(ends)
             f = fns[k]
             f.busy -= 1
-            self.total.add(t, -1)
+            self.busy -= 1
             if f.reserved is None:
                 self.unreserved_busy -= 1
             f.idle.append(t)
-
-    @property
-    def busy(self) -> int:
-        return int(self.total.value)
 
 
 class LambdaFunction:
@@ -145,7 +142,10 @@ class LambdaFunction:
             svc.rec.breaches.add(now, reason, f"lambda:{self.name}", svc.region)
             return 0
         self.busy += 1
-        svc.total.add(now, 1)
+        svc.busy += 1
+        svc.last = now
+        if svc.busy > svc.peak:
+            svc.peak = svc.busy
         if self.reserved is None:
             svc.unreserved_busy += 1
         c[self._k_inv] += 1
@@ -159,7 +159,7 @@ class LambdaFunction:
     def finish(self, start: float, end: float) -> None:
         """The invocation started at ``start`` ends at ``end`` (>= the current time):
         schedule the release and bill the duration."""
-        end = max(end, self.svc.total.last)
+        end = max(end, self.svc.last)
         heapq.heappush(self.svc._ends, (end, self.index))
         g = self.svc.granularity
         billed = math.ceil((end - start) / g - 1e-9) * g

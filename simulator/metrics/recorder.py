@@ -38,9 +38,16 @@ class Level:
         self.last = now
 
 
+# limits that close a connection rather than refuse a request
+CLOSING_LIMITS = ("api_gateway.max_connection_duration_s", "api_gateway.idle_timeout_s",
+                  "api_gateway.max_payload_bytes", "api_gateway.max_frame_bytes")
+
+
 class BreachLog:
     """Quota and limit breaches aggregated per second: one row per (second, quota,
-    component, region) with the number of requests that hit the limit."""
+    component, region) with the number of requests that hit the limit; ``effect`` says
+    whether requests were refused (throttles, quotas) or connections closed (durations,
+    sizes)."""
 
     def __init__(self):
         self._rows: dict[tuple[int, str, str, str], float] = defaultdict(float)
@@ -53,11 +60,12 @@ class BreachLog:
         return float(sum(self._rows.values()))
 
     def frame(self) -> pd.DataFrame:
-        cols = ["time_s", "quota", "component", "region", "count"]
+        cols = ["time_s", "quota", "component", "region", "count", "effect"]
         if not self._rows:
             return pd.DataFrame({c: pd.Series(dtype=t) for c, t in
-                                 zip(cols, ["float", "str", "str", "str", "float"])})
-        rows = [(float(t), q, c, r, n) for (t, q, c, r), n in sorted(self._rows.items())]
+                                 zip(cols, ["float", "str", "str", "str", "float", "str"])})
+        rows = [(float(t), q, c, r, n, "closed" if q in CLOSING_LIMITS else "refused")
+                for (t, q, c, r), n in sorted(self._rows.items())]
         return pd.DataFrame(rows, columns=cols)
 
 

@@ -37,7 +37,8 @@ class Result:
     timeseries : DataFrame
         Indexed by ``time_s`` at the scenario's step (1 s).
     breaches : DataFrame
-        ``time_s, quota, component, region, count``: requests refused by a quota, per second.
+        ``time_s, quota, component, region, count, effect``: per second, requests refused by
+        a quota (``effect == "refused"``) or connections closed by a limit (``"closed"``).
     costs : DataFrame
         ``service, item, region, quantity, unit, unit_price_usd, cost_usd``.
     scenario : Scenario
@@ -61,6 +62,22 @@ class Result:
     def quantile(self, q: float) -> float:
         """Delivery latency (ms) at quantile ``q`` (publish -> receipt, after warm-up)."""
         return self.histogram.quantile(q) * 1000.0
+
+    def connect_quantile(self, q: float) -> float:
+        """Connection-establishment latency (ms) at quantile ``q`` (attempt -> open)."""
+        return self.connect_histogram.quantile(q) * 1000.0
+
+    def breaches_by_quota(self) -> pd.DataFrame:
+        """One row per (quota, component, effect): first and last second with a breach,
+        how many seconds had one, and the total count."""
+        br = self.breaches
+        cols = ["quota", "component", "effect", "first_s", "last_s", "seconds", "count"]
+        if br.empty:
+            return pd.DataFrame(columns=cols)
+        agg = br.groupby(["quota", "component", "effect"], as_index=False).agg(
+            first_s=("time_s", "min"), last_s=("time_s", "max"), seconds=("time_s", "nunique"),
+            count=("count", "sum"))
+        return agg.sort_values(["first_s", "quota"]).reset_index(drop=True)[cols]
 
     def latency_cdf(self) -> pd.DataFrame:
         """Delivery-latency CDF: ``latency_ms``, ``fraction``."""
@@ -142,7 +159,7 @@ def _summary(res: Result, arch, sim_events: int, wall: float) -> dict:
         "lambda_invocations": c["lambda.requests"],
         "lambda_throttles": c["lambda.throttles"],
         "lambda_cold_starts": c["lambda.cold_starts"],
-        "lambda_peak_concurrency": arch.lam.total.peak,
+        "lambda_peak_concurrency": arch.lam.peak,
         "lambda_gb_seconds": c.get("lambda.gb_seconds.x86_64", 0.0) + c.get("lambda.gb_seconds.arm64", 0.0),
         "dynamodb_read_units": c["dynamodb.read_units"],
         "dynamodb_write_units": c["dynamodb.write_units"],

@@ -82,6 +82,11 @@ class TokenBucket:
         self.rejected += n - g
         return g
 
+    def refund(self, n: float) -> None:
+        """Return ``n`` tokens taken by a request that did not go ahead after all."""
+        self.tokens = min(self.capacity, self.tokens + n)
+        self.granted -= n
+
     def set_rate(self, now: float, rate_per_s: float, capacity: float | None = None) -> None:
         """Change the refill rate (and capacity) from ``now`` on (e.g. on-demand scaling)."""
         self.level(now)

@@ -8,6 +8,7 @@ Lambda + DynamoDB), by discrete-event simulation.
 """
 
 from simulator.catalog import load_catalog
+from simulator.costs import price
 from simulator.engine import run
 from simulator.errors import ScenarioError
 from simulator.metrics.result import SUMMARY_KEYS, Result
@@ -20,6 +21,7 @@ __all__ = [
     "ScenarioError",
     "load_catalog",
     "load_scenario",
+    "price",
     "run",
     "scenario_from_dict",
 ]

@@ -44,15 +44,40 @@ def _print_summary(res) -> None:
     print(f"scenario {s['scenario']} ({s['architecture']}, {s['region']}, seed {s['seed']}, "
           f"{s['duration_s']:g} s simulated in {s['wall_seconds']:.1f} s)")
     for k, v in s.items():
-        if k in ("scenario", "architecture", "region", "seed"):
+        if k in ("scenario", "architecture", "region", "seed", "cost_projection"):
             continue
         print(f"  {k:<{w}}  {_fmt(v)}")
+    _print_costs(res)
     agg = res.breaches_by_quota()
     if len(agg):
         print("\nquota and limit breaches (refused requests or closed connections):")
         print(agg.to_string(index=False))
     else:
         print("\nno quota breached")
+
+
+def _print_costs(res) -> None:
+    if res.cost_note:
+        print(f"\n{res.cost_note}")
+        return
+    scn = res.scenario
+    month = res.monthly_costs
+    print(f"\ncosts in {scn.region} ({'with' if scn.billing.free_tier else 'no'} free tier): "
+          f"simulated window ${res.costs['cost_usd'].sum():,.2f}, "
+          f"per month ${month['cost_usd'].sum():,.2f}")
+    print(f"  monthly projection: {res.cost_projection}")
+    by_service = month.groupby("service", sort=False)["cost_usd"].sum()
+    for svc, usd in by_service.items():
+        print(f"  {svc:<14} ${usd:>14,.2f} / month")
+        for _, r in month[month["service"] == svc].iterrows():
+            if r["quantity"] <= 0:
+                continue
+            flag = "" if r["basis"] == "published" else f"  [{r['basis']}]"
+            print(f"      {r['item']:<34} {r['quantity']:>18,.1f} x ${r['unit_price_usd']:.10g}"
+                  f" ({r['tier']}) = ${r['cost_usd']:,.2f}{flag}")
+    est = res.summary.get("cost_estimated_items")
+    if est:
+        print(f"  estimated (no published {scn.region} price in the catalog): {est}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,17 +41,22 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None) -> Result:
     _probes(arch, rec)
     arch.start()
     env.process(_sampler(env, arch, rec, scn.engine.timeseries_step_s))
+    snaps = {}
+    if scn.warmup_s > 0:
+        env.timeout(scn.warmup_s).callbacks.append(
+            lambda ev: snaps.__setitem__("warmup", arch.usage_snapshot(env.now)))
     gc_was = gc.isenabled()
     gc.disable()  # the run creates few long-lived cycles; cyclic GC passes only cost time
     t0 = time.perf_counter()
     try:
         env.run(until=scn.duration_s)
         arch.finalize(scn.duration_s)
+        snaps["end"] = arch.usage_snapshot(scn.duration_s)
     finally:
         if gc_was:
             gc.enable()
     wall = time.perf_counter() - t0
-    return Result(scn, params, arch, rec, sim_events=next(env._eid), wall_seconds=wall)
+    return Result(scn, params, arch, rec, snaps, sim_events=next(env._eid), wall_seconds=wall)
 
 
 def _sampler(env, arch, rec, step):

@@ -283,6 +283,21 @@ class AppConfig(Model):
     delete_on_410: bool = True
 
 
+class BillingConfig(Model):
+    """How a run's usage becomes a bill."""
+
+    free_tier: bool = False
+    hourly_load: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = None
+
+    @model_validator(mode="after")
+    def _profile(self):
+        h = self.hourly_load
+        if h is not None and (len(h) != 24 or sum(h) <= 0):
+            raise FieldRule("hourly_load", h, "needs 24 values (load per hour of the day relative "
+                            "to the simulated window), not all zero")
+        return self
+
+
 class EngineConfig(Model):
     """Numerical knobs of the simulator (not of the system)."""
 
@@ -308,6 +323,7 @@ class Scenario(Model):
     workload: Workload
     aws: AwsConfig = AwsConfig()
     app: AppConfig = AppConfig()
+    billing: BillingConfig = BillingConfig()
     engine: EngineConfig = EngineConfig()
 
     @model_validator(mode="after")

@@ -608,6 +608,26 @@ class BasicArchitecture:
             c["apigw.messages.outbound"] += units * delivered
             c["data_transfer.out_bytes"] += x.nbytes * delivered
 
+    # -- usage ---------------------------------------------------------------------------------------
+    def usage_snapshot(self, now: float) -> dict:
+        """Billable counters at ``now`` (the engine takes one at the end of the warm-up)."""
+        self.connected.close(now)
+        c = self.c
+        return {
+            "t": now,
+            "apigw.messages": c["apigw.messages.inbound"] + c["apigw.messages.outbound"],
+            "apigw.connection_minutes": self.connected.area / 60.0,
+            "lambda.requests": c["lambda.requests"],
+            "lambda.gb_seconds.x86_64": c.get("lambda.gb_seconds.x86_64", 0.0),
+            "lambda.gb_seconds.arm64": c.get("lambda.gb_seconds.arm64", 0.0),
+            "dynamodb.read_request_units": c["dynamodb.read_units"],
+            "dynamodb.write_request_units": c["dynamodb.write_units"],
+            "data_transfer.internet_gb": c["data_transfer.out_bytes"] / 1e9,
+            "deliveries": c["deliveries.succeeded"],
+            "connected_seconds": self.connected.area,
+            "table_gb": self.reg.n_rows * 2 * self.table.item_bytes / 1e9,
+        }
+
     # -- end of run ------------------------------------------------------------------------------
     def finalize(self, now: float) -> None:
         for x, partial in self.fanout.partial():

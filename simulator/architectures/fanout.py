@@ -22,8 +22,8 @@ live share as weight, and counted exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from array import array
+from collections.abc import Callable
 from heapq import heapify, heapreplace
 
 import numpy as np

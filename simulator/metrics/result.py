@@ -7,6 +7,8 @@ import math
 
 import pandas as pd
 
+from simulator.costs import COLUMNS as COST_COLUMNS
+from simulator.costs import project_month
 from simulator.metrics.recorder import finite_or_none
 
 SUMMARY_KEYS = (
@@ -19,8 +21,6 @@ SUMMARY_KEYS = (
     "apigw_throttled_requests", "breaches_total", "cost_usd", "cost_usd_per_month",
     "sim_events", "wall_seconds",
 )
-
-COST_COLUMNS = ["service", "item", "region", "quantity", "unit", "unit_price_usd", "cost_usd"]
 
 
 class Result:
@@ -40,14 +40,18 @@ class Result:
         ``time_s, quota, component, region, count, effect``: per second, requests refused by
         a quota (``effect == "refused"``) or connections closed by a limit (``"closed"``).
     costs : DataFrame
-        ``service, item, region, quantity, unit, unit_price_usd, cost_usd``.
+        The simulated window priced line by line (``simulator.price(res.usage, region)``):
+        ``service, item, region, quantity, unit, unit_price_usd, cost_usd, tier, basis, source``.
+    monthly_usage, monthly_costs : dict, DataFrame
+        The measured window (after warm-up) projected to a month (``cost_projection`` says
+        how) and priced with the same function.
     scenario : Scenario
         The scenario as run (with overrides).
     params : Params
         Every resolved number with its origin and source (``params.frame()``).
     """
 
-    def __init__(self, scn, params, arch, rec, sim_events: int, wall_seconds: float):
+    def __init__(self, scn, params, arch, rec, snaps: dict, sim_events: int, wall_seconds: float):
         self.scenario = scn
         self.params = params
         self.histogram = arch.hist
@@ -55,9 +59,16 @@ class Result:
         self.counters = dict(rec.c)
         self.timeseries = rec.timeseries()
         self.breaches = rec.breaches.frame()
-        self.usage = _usage(arch, self.counters, scn)
-        self.costs = pd.DataFrame(columns=COST_COLUMNS)
-        self.summary = _summary(self, arch, sim_events, wall_seconds)
+        month_s = params["billing.hours_per_month"] * 3600.0
+        start = snaps.get("warmup") or _ZERO
+        end = snaps["end"]
+        self.usage, _ = _usage_between(_ZERO, end, scn, month_s)
+        measured, window_s = _usage_between(start, end, scn, month_s)
+        self.monthly_usage, self.cost_projection = project_month(
+            measured, window_s, month_s, scn.billing.hourly_load)
+        self.costs, self.monthly_costs, self.cost_note = _price_both(self, scn)
+        extra = _cost_keys(self, start, end, window_s, month_s)
+        self.summary = _summary(self, arch, sim_events, wall_seconds, extra)
 
     def quantile(self, q: float) -> float:
         """Delivery latency (ms) at quantile ``q`` (publish -> receipt, after warm-up)."""
@@ -98,27 +109,61 @@ def _ms(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x * 1000.0, 3)
 
 
-def _usage(arch, c: dict, scn) -> dict:
-    hours = scn.duration_s / 3600.0
-    u = {
-        "apigw.messages": c.get("apigw.messages", 0.0),
-        "apigw.connection_minutes": c.get("apigw.connection_minutes", 0.0),
-        "lambda.requests": c.get("lambda.requests", 0.0),
-        "lambda.gb_seconds.x86_64": c.get("lambda.gb_seconds.x86_64", 0.0),
-        "lambda.gb_seconds.arm64": c.get("lambda.gb_seconds.arm64", 0.0),
-        "data_transfer.internet_gb": c.get("data_transfer.out_bytes", 0.0) / 1e9,
-    }
+_LOAD_ITEMS = ("apigw.messages", "apigw.connection_minutes", "lambda.requests",
+               "lambda.gb_seconds.x86_64", "lambda.gb_seconds.arm64",
+               "dynamodb.read_request_units", "dynamodb.write_request_units",
+               "data_transfer.internet_gb")
+_ZERO = {"t": 0.0, **{k: 0.0 for k in _LOAD_ITEMS}, "deliveries": 0.0, "connected_seconds": 0.0,
+         "table_gb": 0.0}
+
+
+def _usage_between(a: dict, b: dict, scn, month_s: float) -> tuple[dict, float]:
+    """Billable quantities between two snapshots, named as ``simulator.price`` expects."""
+    secs = b["t"] - a["t"]
+    u = {k: b[k] - a[k] for k in _LOAD_ITEMS}
     cap = scn.aws.dynamodb.capacity
-    if cap.mode == "on_demand":
-        u["dynamodb.read_request_units"] = c.get("dynamodb.read_units", 0.0)
-        u["dynamodb.write_request_units"] = c.get("dynamodb.write_units", 0.0)
-    else:
-        u["dynamodb.rcu_hours"] = cap.read_units_per_s * hours
-        u["dynamodb.wcu_hours"] = cap.write_units_per_s * hours
-    return u
+    if cap.mode != "on_demand":
+        del u["dynamodb.read_request_units"], u["dynamodb.write_request_units"]
+        u["dynamodb.rcu_hours"] = cap.read_units_per_s * secs / 3600.0
+        u["dynamodb.wcu_hours"] = cap.write_units_per_s * secs / 3600.0
+    u["dynamodb.storage_gb_months"] = b["table_gb"] * secs / month_s
+    return u, secs
 
 
-def _summary(res: Result, arch, sim_events: int, wall: float) -> dict:
+def _price_both(res: Result, scn):
+    from simulator.costs import price
+    from simulator.errors import ScenarioError
+
+    try:
+        window = price(res.usage, scn.region, scn.billing.free_tier)
+        month = price(res.monthly_usage, scn.region, scn.billing.free_tier)
+        return window, month, ""
+    except ScenarioError as e:
+        empty = pd.DataFrame(columns=COST_COLUMNS)
+        return empty, empty.copy(), f"costs not computed: {e}"
+
+
+def _cost_keys(res: Result, start: dict, end: dict, window_s: float, month_s: float) -> dict:
+    if res.cost_note:
+        return {"cost_usd": None, "cost_usd_per_month": None, "cost_note": res.cost_note}
+    month = float(res.monthly_costs["cost_usd"].sum())
+    users = (end["connected_seconds"] - start["connected_seconds"]) / window_s
+    load = sum(res.scenario.billing.hourly_load or [1.0]) / len(res.scenario.billing.hourly_load or [1.0])
+    deliveries_month = (end["deliveries"] - start["deliveries"]) * month_s / window_s * load
+    used = res.monthly_costs[res.monthly_costs["quantity"] > 0]
+    estimated = sorted(set(used.loc[used["basis"] != "published", "item"]))
+    return {
+        "cost_usd": float(res.costs["cost_usd"].sum()),
+        "cost_usd_per_month": month,
+        "cost_usd_per_1k_users_month": month / (users / 1000.0) if users > 0 else None,
+        "cost_usd_per_million_deliveries": (month / (deliveries_month / 1e6)
+                                            if deliveries_month > 0 else None),
+        "cost_projection": res.cost_projection,
+        "cost_estimated_items": ", ".join(estimated) if estimated else None,
+    }
+
+
+def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> dict:
     c = res.counters
     h = res.histogram
     scn = res.scenario
@@ -173,6 +218,7 @@ def _summary(res: Result, arch, sim_events: int, wall: float) -> dict:
         "first_breach_time_s": None if first is None else float(first["time_s"]),
         "cost_usd": None,
         "cost_usd_per_month": None,
+        **extra,
         "sim_events": sim_events,
         "wall_seconds": round(wall, 3),
     }

@@ -43,6 +43,7 @@ class PriceItem:
     as_of: str
     confidence: str
     free_quantity: float = 0.0
+    free_per_hour: float = 0.0          # capacity free every hour (25 WCU): x hours in the month
     free_pool: str | None = None
     free_kind: str = ""
     basis: str = "published"
@@ -97,7 +98,7 @@ class PriceBook:
                 self.items[region][name] = PriceItem(
                     name, region, e["service"], e["unit"], tiers, str(e["source"]).strip(),
                     str(e["as_of"]), e["confidence"], float(free.get("quantity", 0.0)),
-                    free.get("pool"), str(free.get("kind", "")))
+                    float(free.get("per_hour", 0.0)), free.get("pool"), str(free.get("kind", "")))
 
     @property
     def regions(self) -> list[str]:
@@ -117,7 +118,7 @@ class PriceBook:
         src = self.item(it.fallback["region"], name)
         return PriceItem(name, region, src.service, src.unit, src.tiers,
                          f"{it.source} | rate used: {src.source}", src.as_of, "assumption",
-                         src.free_quantity, src.free_pool, src.free_kind,
+                         src.free_quantity, src.free_per_hour, src.free_pool, src.free_kind,
                          basis=f"estimate: {src.region} rate ({region} price not found)")
 
 
@@ -131,7 +132,7 @@ def price_book(data_dir: str | Path | None = None) -> PriceBook:
 
 
 def price(usage: dict[str, float], region: str = "us-east-1", free_tier: bool = False, *,
-          data_dir: str | Path | None = None) -> pd.DataFrame:
+          month_hours: float | None = None, data_dir: str | Path | None = None) -> pd.DataFrame:
     """Price monthly usage quantities: one row per item and tier used.
 
     Parameters
@@ -144,6 +145,9 @@ def price(usage: dict[str, float], region: str = "us-east-1", free_tier: bool = 
         A Region with a file under ``data/pricing/``.
     free_tier : bool
         Subtract free-tier allowances (the 12-month and always-free ones) first.
+    month_hours : float, optional
+        Hours in the billed month, for free capacity given per hour (DynamoDB's 25 WCU and
+        25 RCU); default ``billing.hours_per_month`` of the catalog (730).
 
     Returns
     -------
@@ -170,6 +174,10 @@ def price(usage: dict[str, float], region: str = "us-east-1", free_tier: bool = 
             raise ScenarioError(f"usage[{name!r}]", q, "must be a finite number >= 0")
     if region not in book.items:
         book.item(region, "apigw.messages")
+    if month_hours is None:
+        from simulator.catalog import load_catalog
+
+        month_hours = load_catalog(data_dir).value("billing.hours_per_month")
     pools: dict[str, float] = {}
     rows = []
     for name in book.order:
@@ -178,9 +186,10 @@ def price(usage: dict[str, float], region: str = "us-east-1", free_tier: bool = 
         q = float(usage[name])
         it = book.item(region, name)
         pos = 0.0
-        if free_tier and it.free_quantity > 0:
+        allowance = it.free_quantity + it.free_per_hour * month_hours
+        if free_tier and allowance > 0:
             pool = it.free_pool or name
-            left = pools.setdefault(pool, it.free_quantity)
+            left = pools.setdefault(pool, allowance)
             free = min(q, left)
             pools[pool] = left - free
             if free > 0:

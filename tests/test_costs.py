@@ -226,3 +226,34 @@ def test_hourly_load_must_have_24_values():
 
 def test_costs_are_finite_everywhere(run):
     assert all(math.isfinite(x) for x in run.costs["cost_usd"])
+
+
+def test_dynamodb_provisioned_capacity_example():
+    """https://aws.amazon.com/dynamodb/pricing/provisioned/ (2022-2024 versions, as copied in a
+    public repository): 80 RCU and 80 WCU of use at 70% target utilization provision 114 of
+    each; per day 114 x $0.00065 x 24 = $1.7784 (writes) + 114 x $0.00013 x 24 = $0.3557
+    (reads). Over a 30-day month the capacity costs $64.02 (the page prints $64.04, $0.02
+    more than its own daily figures give); the free tier (25 WCU + 25 RCU) saves
+    $11.70 + $2.34 = $14.04; 27 GB stored, 25 GB free: $0.50."""
+    hours = 30 * 24
+    usage = {"dynamodb.wcu_hours": 114 * hours, "dynamodb.rcu_hours": 114 * hours}
+    df = sim.price(usage, month_hours=hours)
+    assert line(df, "dynamodb.wcu_hours") == 53.35
+    assert line(df, "dynamodb.rcu_hours") == 10.67
+    assert total(df) == 64.02
+    free = sim.price({**usage, "dynamodb.storage_gb_months": 27}, free_tier=True,
+                     month_hours=hours)
+    saved = total(df) - total(free.loc[free["item"] != "dynamodb.storage_gb_months"])
+    assert round(saved, 2) == 14.04
+    assert line(free, "dynamodb.storage_gb_months") == 0.50
+    assert total(free) == 50.48
+
+
+def test_dynamodb_on_demand_example_quantities_at_the_current_rate():
+    """The on-demand page's example (2022-2024 versions) bills 42,177,000 write request units
+    ($52.72 at the then $1.25 per million) and as many read units ($10.54 at $0.25). At the
+    rates after the November 2024 cut (the catalog's) the same quantities cost half."""
+    df = sim.price({"dynamodb.write_request_units": 42_177_000,
+                    "dynamodb.read_request_units": 42_177_000})
+    assert line(df, "dynamodb.write_request_units") == 26.36
+    assert line(df, "dynamodb.read_request_units") == 5.27

@@ -161,7 +161,8 @@ def main() -> int:
         fast["wall_seconds"] / fast["sim_seconds"])
     hour_row = rows[5]
     tenth = rows[4]
-    print("\nresults")
+    print("\nresults" + ("" if full else " (small size: short runs are dominated by set-up; "
+                                           "compare with the targets at full size)"))
     print(f"  speed-up over naive (10k clients, channels of 100): {speedup:,.0f}x   [target >= 100x]")
     print(f"  naive vs fast p50 {naive['latency_p50_ms']:.1f} vs {fast['latency_p50_ms']:.1f} ms, "
           f"p99 {naive['latency_p99_ms']:.1f} vs {fast['latency_p99_ms']:.1f} ms")

@@ -75,6 +75,7 @@ def _probes(arch, rec) -> None:
     rec.probe("connections_open", lambda t: reg.n_open)
     rec.probe("connections_half_open", lambda t: reg.n_half)
     rec.probe("zombie_rows", lambda t: reg.n_zombie + reg.n_closing)
+    rec.probe("stale_rows", lambda t: reg.n_zombie + reg.n_closing + reg.n_half)
     rec.probe("table_rows", lambda t: reg.n_rows)
     rec.probe("lambda_concurrency", lambda t: lam.busy)
     for f in lam.functions:
@@ -95,3 +96,5 @@ def _probes(arch, rec) -> None:
     rec.rate_probe("connections_rejected_per_s", "connections.rejected")
     rec.rate_probe("lambda_throttles_per_s", "lambda.throttles")
     rec.rate_probe("lambda_cold_starts_per_s", "lambda.cold_starts")
+    rec.rate_probe("heartbeats_per_s", "heartbeats.sent")
+    rec.rate_probe("reconnect_attempts_per_s", "connections.reconnect_attempts")

@@ -162,6 +162,71 @@ class Publish(Model):
         return self
 
 
+class ReconnectPolicy(Model):
+    """What a client does after its connection drops or an attempt is refused.
+
+    ``none``: never reconnect; ``immediate``: retry at once; ``backoff``: exponential backoff
+    ``min(cap_s, base_s * 2**k)`` with jitter. ``max_attempts`` caps the attempts after one
+    drop (null: no cap)."""
+
+    policy: Literal["none", "immediate", "backoff"] = "backoff"
+    base_s: PosFloat = 1.0
+    cap_s: PosFloat = 30.0
+    jitter: Literal["full", "equal", "none"] = "full"
+    max_attempts: PosInt | None = 10
+
+    @model_validator(mode="after")
+    def _cap(self):
+        if self.cap_s < self.base_s:
+            raise FieldRule("cap_s", self.cap_s, f"must be >= base_s ({self.base_s})")
+        return self
+
+
+class NoHeartbeat(Model):
+    kind: Literal["none"]
+
+
+class PingHeartbeat(Model):
+    """The client sends WebSocket ping frames every ``interval_s``; API Gateway answers pong.
+    The client notices a dead connection after ``interval_s + timeout_s``."""
+
+    kind: Literal["ws_ping"]
+    interval_s: PosFloat
+    timeout_s: PosFloat = 10.0
+
+
+class AppHeartbeat(Model):
+    """The client sends an application keep-alive message every ``interval_s`` to a route
+    (a Lambda that records ``lastSeen`` on the row, or a mock integration). The server deletes
+    the row and closes the connection after ``interval_s + timeout_s`` without one; the client
+    notices a dead connection after the same time."""
+
+    kind: Literal["app"]
+    interval_s: PosFloat
+    timeout_s: PosFloat = 10.0
+    route: Literal["lambda", "mock"] = "lambda"
+
+
+Heartbeat = Annotated[NoHeartbeat | PingHeartbeat | AppHeartbeat, Field(discriminator="kind")]
+
+
+class Blips(Model):
+    """Network blips: a connected client's network drops (its connection is left half-open)
+    and the client reconnects once it notices."""
+
+    per_client_per_h: NonNegFloat = 0.0
+    client_detection_s: Dist = FixedDist(kind="fixed", value=5.0)  # not a catalog value
+
+
+class MassDrop(Model):
+    """An incident: API Gateway drops ``fraction`` of the open connections at ``at_s``
+    (a deployment, a network event); their clients reconnect by policy."""
+
+    kind: Literal["mass_drop"]
+    at_s: NonNegFloat
+    fraction: Annotated[float, Field(gt=0, le=1)]
+
+
 class Workload(Model):
     clients: NonNegInt
     initially_connected: Fraction = 1.0
@@ -172,7 +237,10 @@ class Workload(Model):
     publish: Publish
     client_rtt_s: Dist | None = None
     client_fragments_frames: bool = True
-    reconnect_on_server_close: bool = True
+    reconnect: ReconnectPolicy = ReconnectPolicy()
+    heartbeat: Heartbeat = NoHeartbeat(kind="none")
+    blips: Blips = Blips()
+    incidents: list[MassDrop] = []
 
 
 # -- AWS configuration ------------------------------------------------------------------------------
@@ -190,6 +258,9 @@ class Functions(Model):
     connect: FunctionConfig = FunctionConfig(memory_mb=256)
     disconnect: FunctionConfig = FunctionConfig(memory_mb=256)
     default: FunctionConfig = FunctionConfig(memory_mb=512, timeout_s=30)
+    # defaults of the architect's configuration (not catalog values)
+    heartbeat: FunctionConfig = FunctionConfig(memory_mb=128, timeout_s=5)  # not a catalog value
+    sweep: FunctionConfig = FunctionConfig(memory_mb=512, timeout_s=300)  # not a catalog value
 
 
 class LambdaConfig(Model):
@@ -276,11 +347,57 @@ class AwsConfig(Model):
     sdk: SdkConfig = SdkConfig()
 
 
+class TtlCleanup(Model):
+    """Rows carry a DynamoDB TTL of ``ttl_s`` after connecting; expired rows are deleted by
+    DynamoDB after a delay (catalog: within two days). With ``filter_expired`` the subscriber
+    query filters them out (they still cost read units)."""
+
+    ttl_s: PosFloat
+    filter_expired: bool = True
+
+
+class SweepCleanup(Model):
+    """A scheduled Lambda scans the table every ``interval_s`` and calls GetConnection for
+    each row; rows whose connection is gone (410) are deleted."""
+
+    interval_s: PosFloat
+    memory_mb: PosInt = 512
+
+
+class Cleanup(Model):
+    """How zombie rows are removed, beyond ``$disconnect`` (each is a strategy; combine them)."""
+
+    on_410: bool = True
+    ttl: TtlCleanup | None = None
+    sweep: SweepCleanup | None = None
+
+
+class NoResume(Model):
+    kind: Literal["none"]
+
+
+class HistoryResume(Model):
+    """Every message is also written to a history table kept for ``retention_s``; a client
+    that reconnects sends its last-seen position and a Lambda posts what it missed, starting
+    ``overlap_s`` before it (a safety margin that re-sends messages already delivered:
+    duplicates, unless the client de-duplicates)."""
+
+    kind: Literal["history"]
+    retention_s: PosFloat = 3600.0
+    overlap_s: NonNegFloat = 0.0
+    client_dedup: bool = False
+    item_overhead_bytes: NonNegInt = 100
+
+
+Resume = Annotated[NoResume | HistoryResume, Field(discriminator="kind")]
+
+
 class AppConfig(Model):
     """How the application code behaves (choices the architect makes)."""
 
     posts_in_flight: PosInt | None = None
-    delete_on_410: bool = True
+    cleanup: Cleanup = Cleanup()
+    resume: Resume = NoResume(kind="none")
 
 
 class BillingConfig(Model):
@@ -448,7 +565,7 @@ def _convert(e: ValidationError, source: str) -> ScenarioErrors:
 
 
 _TAGS = {"fixed", "exponential", "lognormal", "uniform", "pareto", "steady", "ramp", "spike",
-         "on_demand", "provisioned"}
+         "on_demand", "provisioned", "none", "ws_ping", "app", "history", "mass_drop"}
 
 
 def validate_scenario(raw: Any, source: str = "scenario") -> Scenario:
@@ -581,6 +698,16 @@ def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
         errs.append(ScenarioError("workload.publish.payload_bytes", scn.workload.publish.payload_bytes.model_dump(),
                                   f"the median payload exceeds API Gateway's {agw_payload}-byte limit: "
                                   "every message would be refused"))
+    ttl = scn.app.cleanup.ttl
+    max_dur = p["api_gateway.max_connection_duration_s"]
+    if ttl is not None and ttl.ttl_s < max_dur:
+        errs.append(ScenarioError("app.cleanup.ttl.ttl_s", ttl.ttl_s,
+                                  f"must be >= the maximum connection duration ({max_dur} s), or "
+                                  "DynamoDB would delete the rows of live connections"))
+    for k, inc in enumerate(scn.workload.incidents):
+        if inc.at_s >= scn.duration_s:
+            errs.append(ScenarioError(f"workload.incidents.{k}.at_s", inc.at_s,
+                                      f"must be within the run (duration_s = {scn.duration_s:g})"))
     if scn.workload.clients == 0 and not isinstance(scn.workload.arrivals, SpikeArrivals):
         errs.append(ScenarioError("workload.clients", 0, "must be > 0 unless a spike brings clients"))
     if errs:

@@ -17,6 +17,8 @@ def shrink(path):
         o["workload.arrivals.start_s"] = 20.0
         o["workload.arrivals.duration_s"] = 20.0
         o["workload.arrivals.extra_clients"] = min(w.arrivals.extra_clients, 15_000)
+    if w.incidents:
+        o["workload.incidents"] = [{**inc.model_dump(), "at_s": 40.0} for inc in w.incidents]
     return scn.with_overrides(o)
 
 

@@ -7,9 +7,10 @@
   PostToConnection per subscriber (see :mod:`.fanout`);
 * disconnect: close frame -> ``$disconnect`` Lambda (best effort) -> DeleteItem; or the
   client vanishes: half-open until API Gateway notices, then ``$disconnect``; rows whose
-  ``$disconnect`` never ran stay as zombies until a post gets 410 Gone;
-* forced: idle timeout and maximum connection duration close connections; clients with
-  session time left reconnect at once.
+  ``$disconnect`` never ran stay as zombies until a cleanup strategy removes them (410 on a
+  post, TTL, a sweep);
+* lifecycle (:mod:`.connections`): idle timeout and maximum connection duration, blips,
+  incidents, heartbeats, reconnect policies, resume from a history store.
 
 Control-path steps are SimPy events (callbacks on timeouts, not processes); connection
 state lives in the struct-of-arrays registry; fan-out is vectorized.
@@ -17,25 +18,26 @@ state lives in the struct-of-arrays registry; fan-out is vectorized.
 
 from __future__ import annotations
 
-import heapq
+import math
 
 import numpy as np
 
+from simulator.architectures.connections import ConnectionPaths
 from simulator.architectures.fanout import Fanout
 from simulator.aws.api_gateway import ApiGateway
 from simulator.aws.dynamodb import Table
 from simulator.aws.lambda_ import LambdaService
 from simulator.aws.sdk import RetryPolicy
+from simulator.lifecycle import Integrity, Reconnect, make_heartbeat
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.recorder import Level
 from simulator.primitives.distributions import Fixed, LogNormal
 from simulator.primitives.events import Call
 from simulator.scenario import build_dist
+from simulator.units import MB
 from simulator.workload.arrivals import ArrivalProcess
 from simulator.workload.channels import ChannelPlan
-from simulator.workload.population import CLOSING, HALF_OPEN, OPEN, ConnectionRegistry
-
-_MB = float(1 << 20)  # bytes per MB (a unit, not a catalog value)
+from simulator.workload.population import OPEN, ConnectionRegistry
 
 
 def _half(dist):
@@ -66,7 +68,7 @@ class _Ctx:
                  "attempt", "deadline", "record")
 
 
-class BasicArchitecture:
+class BasicArchitecture(ConnectionPaths):
     """Wires the components of the basic design for one run.
 
     Parameters
@@ -118,6 +120,14 @@ class BasicArchitecture:
         self.f_connect = self._function("connect", fns.connect)
         self.f_disconnect = self._function("disconnect", fns.disconnect)
         self.f_default = self._function("default", fns.default)
+        self.heartbeat = make_heartbeat(w.heartbeat, params)
+        hb_lambda = self.heartbeat.kind == "app" and self.heartbeat.route == "lambda"
+        self.f_heartbeat = self._function("heartbeat", fns.heartbeat) if hb_lambda else None
+        cleanup = scn.app.cleanup
+        self.sweep = cleanup.sweep
+        self.f_sweep = self._function("sweep", fns.sweep) if self.sweep else None
+        self.ttl = cleanup.ttl
+        self.d_ttl = streams.buffered("dynamodb.ttl", params["latency.dynamodb_ttl_deletion_delay_s"])
         self.table = Table(params, scn.aws.dynamodb, recorder, self.region)
         self.retry = RetryPolicy.from_params(params)
         self.hist = LogHistogram()
@@ -138,7 +148,13 @@ class BasicArchitecture:
         self.warmup = scn.warmup_s
         self.echo = w.publish.echo_to_sender
         self.fragments = w.client_fragments_frames
-        self.reconnect = w.reconnect_on_server_close
+        self.reconnect = Reconnect(w.reconnect)
+        self.d_blip_detect = streams.buffered("blips.detection", build_dist(w.blips.client_detection_s))
+        self.resume_cfg = scn.app.resume
+        self.integrity = Integrity(self.channels.n, scn.app.resume)
+        self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
+                            last_reconnect_s=None) for _ in w.incidents]
+        self.zombie_hist = LogHistogram()
         self._calendar: list[tuple[float, int, int]] = []
         # hot-path constants
         self._account = self.apigw.account
@@ -147,7 +163,12 @@ class BasicArchitecture:
                             else min(self.apigw.max_payload, self.apigw.max_frame))
         self._item_bytes = self.table.item_bytes
         self._one_page_rows = self.table.page_bytes // self.table.item_bytes
-        self._delete_on_410 = scn.app.delete_on_410
+        self._delete_on_410 = cleanup.on_410
+        self._filter_expired = cleanup.ttl is not None and cleanup.ttl.filter_expired
+        self._history_wu = 0
+        if scn.app.resume.kind == "history":
+            per = self.payload.mean + scn.app.resume.item_overhead_bytes
+            self._history_wu = math.ceil(per / params["dynamodb.write_unit_bytes"])
         for k in _COUNTERS:
             self.c[k] += 0.0
 
@@ -171,250 +192,20 @@ class BasicArchitecture:
     # -- start -------------------------------------------------------------------------------------
     def start(self) -> None:
         env = self.env
+        w = self.scn.workload
         self._populate()
         env.process(self._connection_source())
         env.process(self._publish_source())
         env.process(self._calendar_pump())
         env.process(self._sweeper())
-
-    def _populate(self) -> None:
-        """Clients connected at t = 0, in steady state: ages and remaining session lengths
-        from the length-biased session distribution; connections younger than the maximum
-        duration (older sessions have already reconnected)."""
-        n = self.initial
-        if n == 0:
-            return
-        rng = self.s["population"]
-        pool = self.session_dist.sample(rng, max(4 * n, 10_000))  # not a catalog value
-        w = pool / pool.sum()
-        total = rng.choice(pool, size=n, p=w)
-        age = rng.random(n) * total
-        resid = total - age
-        conn_age = np.mod(age, self.apigw.max_duration)
-        ch = self.channels.assign(rng.random(n))
-        reg = self.reg
-        for k in range(n):
-            i = reg.open(0.0, int(ch[k]), float(resid[k]), connected_at=-float(conn_age[k]),
-                         last_activity=0.0)
-            heapq.heappush(self._calendar, (float(resid[k]), i, int(reg.gen[i])))
-        self.connected.add(0.0, n)
-        self.c["connections.initial"] += n
-
-    # -- connections ------------------------------------------------------------------------------
-    def _connection_source(self):
-        env = self.env
-        rng = self.s["arrivals"]
-        W = self.scn.engine.window_s
-        t = 0.0
-        end = self.scn.duration_s
-        while t < end:
-            ts = self.arrivals.sample(rng, t, min(t + W, end))
-            if ts.size:
-                sess = self.session_dist.sample(rng, ts.size)
-                ch = self.channels.assign(rng.random(ts.size))
-                for tk, sk, ck in zip(ts.tolist(), sess.tolist(), ch.tolist()):
-                    self._at(tk - env.now, self._attempt_ev, (tk + sk, ck))
-            t += W
-            yield env.timeout(t - env.now)
-
-    def _attempt_ev(self, ev) -> None:
-        session_end, ch = ev._value
-        self.attempt(self.env.now, session_end, ch)
-
-    def attempt(self, now: float, session_end: float, channel: int) -> None:
-        """A client opens a WebSocket: the upgrade request travels to API Gateway."""
-        self.c["connections.attempted"] += 1
-        self.conn_inflight += 1
-        delay = self.d_oneway() + self.d_route()
-        self._at(delay, self._conn_arrive, (now, session_end, channel))
-
-    def _reject(self, now: float, why: str, quota: str | None = None, component: str = "") -> None:
-        self.conn_inflight -= 1
-        self.c["connections.rejected"] += 1
-        self.c[f"connections.rejected.{why}"] += 1
-        if quota:
-            self.rec.breaches.add(now, quota, component, self.region)
-
-    def _conn_arrive(self, ev) -> None:
-        now = self.env.now
-        t0, session_end, ch = ev._value
-        cap = self.apigw.max_concurrent
-        if cap is not None and self.reg.n_connected + self.establishing >= cap:
-            self._reject(now, "concurrent_connections", "api_gateway.max_concurrent_connections",
-                         "api_gateway:$connect")
-            return
-        if not self.apigw.conn_bucket.try_take(now):
-            self._reject(now, "connection_rate", "api_gateway.new_connections_per_s",
-                         "api_gateway:$connect")
-            return
-        self.establishing += 1
-        f = self.f_auth
-        if f is None:
-            self._connect_invoke(now, (t0, session_end, ch))
-            return
-        r = f.invoke(now)
-        if r == 0:
-            self.establishing -= 1
-            self._reject(now, "lambda_throttle")
-            return
-        dur = (f.d_init() if r == 2 else 0.0) + f.d_handler()
-        f.finish(now, now + dur)
-        self._at(dur, self._auth_done, (t0, session_end, ch))
-
-    def _auth_done(self, ev) -> None:
-        self._connect_invoke(self.env.now, ev._value)
-
-    def _connect_invoke(self, now, v) -> None:
-        f = self.f_connect
-        r = f.invoke(now)
-        if r == 0:
-            self.establishing -= 1
-            self._reject(now, "lambda_throttle")
-            return
-        t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
-        self._at(t - now, self._connect_put, (v, now, 1))
-
-    def _connect_put(self, ev) -> None:
-        """$connect writes the connection row (SDK retries on throttling)."""
-        now = self.env.now
-        v, start, attempt = ev._value
-        if self.table.write_item(now, v[2]):
-            self._at(self.d_item(), self._established, (v, start))
-            return
-        if attempt < self.retry.max_attempts:
-            self._at(self.d_item() + self._backoff(attempt - 1), self._connect_put,
-                     (v, start, attempt + 1))
-            return
-        end = now + self.d_item()
-        self.f_connect.finish(start, end)
-        self.establishing -= 1
-        self._reject(now, "dynamodb_throttle")
-
-    def _established(self, ev) -> None:
-        now = self.env.now
-        (t0, session_end, ch), start = ev._value
-        self.f_connect.finish(start, now)
-        self.establishing -= 1
-        if session_end <= now:
-            # the client gave up during the handshake: it closes at once
-            session_end = now
-        i = self.reg.open(now, ch, session_end)
-        self.connected.add(now, 1)
-        self.c["connections.established"] += 1
-        self.conn_inflight -= 1
-        if t0 >= self.warmup:
-            self.connect_hist.add(np.array([now - t0 + self.d_oneway()]))
-        heapq.heappush(self._calendar, (session_end, i, int(self.reg.gen[i])))
-
-    # -- session ends and server closes --------------------------------------------------------
-    def _calendar_pump(self):
-        env = self.env
-        W = self.scn.engine.window_s
-        cal = self._calendar
-        while True:
-            horizon = env.now + W
-            while cal and cal[0][0] < horizon:
-                t, i, g = heapq.heappop(cal)
-                self._at(t - env.now, self._session_end, (i, g))
-            yield env.timeout(W)
-
-    def _session_end(self, ev) -> None:
-        i, g = ev._value
-        reg = self.reg
-        if reg.gen[i] != g or reg.state[i] != OPEN:
-            return
-        now = self.env.now
-        if self.u() < self.graceful:
-            self.c["connections.closed.graceful"] += 1
-            self._server_close(now, i)
-        else:
-            self.c["connections.closed.abrupt"] += 1
-            reg.vanish(now, i)
-
-    def _server_close(self, now: float, i: int) -> None:
-        """API Gateway closes the connection (close frame, timeout, limit): the row waits
-        for $disconnect."""
-        reg = self.reg
-        self.reg.close(i)
-        self.connected.add(now, -1)
-        self._at(self.d_route(), self._disconnect_invoke, (i, int(reg.gen[i])))
-
-    def _disconnect_invoke(self, ev) -> None:
-        now = self.env.now
-        i, g = ev._value
-        reg = self.reg
-        if reg.gen[i] != g or reg.state[i] != CLOSING:
-            return
-        if self.u() < self.miss:
-            self.c["disconnect.missed"] += 1
-            reg.zombify(i)
-            return
-        f = self.f_disconnect
-        r = f.invoke(now)
-        if r == 0:
-            self.c["disconnect.throttled"] += 1
-            reg.zombify(i)
-            return
-        t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
-        self._at(t - now, self._disconnect_delete, (i, g, now, 1))
-
-    def _disconnect_delete(self, ev) -> None:
-        now = self.env.now
-        i, g, start, attempt = ev._value
-        reg = self.reg
-        if self.table.write_item(now, int(reg.channel[i])):
-            end = now + self.d_item()
-            self.f_disconnect.finish(start, end)
-            if reg.gen[i] == g and reg.state[i] == CLOSING:
-                reg.delete_row(i)
-            return
-        if attempt < self.retry.max_attempts:
-            self._at(self.d_item() + self._backoff(attempt - 1), self._disconnect_delete,
-                     (i, g, start, attempt + 1))
-            return
-        self.f_disconnect.finish(start, now + self.d_item())
-        self.c["disconnect.failed"] += 1
-        if reg.gen[i] == g and reg.state[i] == CLOSING:
-            reg.zombify(i)
-
-    def _sweeper(self):
-        """Server-side closes, checked every ``idle_check_s``: idle timeout, maximum
-        connection duration, and API Gateway noticing half-open connections."""
-        env = self.env
-        step = self.scn.engine.idle_check_s
-        idle_to = self.apigw.idle_timeout
-        max_dur = self.apigw.max_duration
-        reg = self.reg
-        while True:
-            yield env.timeout(step)
-            now = env.now
-            slots = reg.connected_slots()
-            if slots.size == 0:
-                continue
-            act = np.maximum(reg.connected_at[slots], reg.last_send[slots])
-            if self.reset_idle:
-                act = np.maximum(act, reg.last_msg[reg.channel[slots]])
-            idle = act + idle_to <= now
-            old = reg.connected_at[slots] + max_dur <= now
-            half = reg.state[slots] == HALF_OPEN
-            noticed = half & (reg.half_open_at[slots] + self.half_detect <= now)
-            hit = idle | old | noticed
-            if not hit.any():
-                continue
-            for k in np.flatnonzero(hit).tolist():
-                i = int(slots[k])
-                was_open = not half[k]
-                why = "max_duration" if old[k] else ("idle" if idle[k] else "half_open_detected")
-                self.c[f"connections.closed.{why}"] += 1
-                if why != "half_open_detected":
-                    self.rec.breaches.add(now, f"api_gateway.{'max_connection_duration_s' if why == 'max_duration' else 'idle_timeout_s'}",
-                                          "api_gateway:connection", self.region)
-                session_end = float(reg.session_end[i])
-                ch = int(reg.channel[i])
-                self._server_close(now, i)
-                if was_open and self.reconnect and session_end > now:
-                    self.c["connections.reconnects"] += 1
-                    self.attempt(now, session_end, ch)
+        if w.blips.per_client_per_h > 0:
+            env.process(self._blip_source())
+        if self.heartbeat.kind == "app":
+            env.process(self._heartbeat_source())
+        if self.sweep is not None:
+            env.process(self._sweep_source())
+        for k, inc in enumerate(w.incidents):
+            self._at(inc.at_s, self._incident, (k, inc))
 
     # -- publishes --------------------------------------------------------------------------------
     def _publish_source(self):
@@ -482,7 +273,7 @@ class BasicArchitecture:
         t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
         pages = x.pages
         if len(pages) == 1 and self.table.query_page(now, ch, pages[0]):
-            t_q = t + self.d_page() + pages[0] / _MB * self.d_s_per_mb()
+            t_q = t + self.d_page() + pages[0] / MB * self.d_s_per_mb()
             if t_q < x.deadline and self._fan_direct(now, t_q, x):
                 return
             self._at(t_q - now, self._query_done, x)
@@ -499,6 +290,8 @@ class BasicArchitecture:
         live = reg.live[ch] - (0 if self.echo else 1)   # the sender is OPEN at ``now``
         half = reg.half[ch]
         gone = reg.gone[ch]
+        if self._filter_expired and gone:
+            gone -= reg.expired_zombies(ch, now)
         n = live + half + gone
         if not self.fanout.can_fast(now, n):
             return False
@@ -512,26 +305,18 @@ class BasicArchitecture:
 
     def _oversize(self, now: float, i: int, nbytes: float) -> None:
         """API Gateway closes a connection that sends a message above its size limits (1009)."""
-        c = self.c
-        reg = self.reg
         why = self.apigw.payload_verdict(nbytes, self.fragments)
         self._pub_rejected("oversize")
-        c["connections.closed.oversize"] += 1
         self.rec.breaches.add(now, f"api_gateway.max_{why}_bytes", "api_gateway:$default",
                               self.region)
-        session_end = float(reg.session_end[i])
-        ch = int(reg.channel[i])
-        self._server_close(now, i)
-        if self.reconnect and session_end > now:
-            c["connections.reconnects"] += 1
-            self.attempt(now, session_end, ch)
+        self._drop(now, i, "oversize")
 
     def _query(self, now: float, t: float, x: _Ctx) -> None:
         """Issue page ``x.page`` of the subscriber query (capacity taken at ``now``); the
         response arrives as an event at ``t`` + latency."""
         nbytes = x.pages[x.page]
         if self.table.query_page(now, x.channel, nbytes):
-            lat = self.d_page() + nbytes / _MB * self.d_s_per_mb()
+            lat = self.d_page() + nbytes / MB * self.d_s_per_mb()
             x.attempt = 1
             self._at(t + lat - now, self._query_done, x)
             return
@@ -564,7 +349,10 @@ class BasicArchitecture:
         i = x.sender
         if not self.echo and reg.state[i] == OPEN and reg.gen[i] == x.gen:
             live -= 1
-        self._published(now, x, live, reg.half[ch], reg.gone[ch])
+        gone = reg.gone[ch]
+        if self._filter_expired and gone:
+            gone -= reg.expired_zombies(ch, now)
+        self._published(now, x, live, reg.half[ch], gone)
 
     def _published(self, now: float, x: _Ctx, live: int, half: int, gone: int,
                    t_tokens: float | None = None) -> None:
@@ -574,6 +362,9 @@ class BasicArchitecture:
         self.pub_inflight -= 1
         c["deliveries.attempted"] += live + half + gone
         self.reg.last_msg[x.channel] = now
+        self.integrity.published(x.channel, now, live)
+        if self._history_wu:
+            c["dynamodb.history_write_units"] += self._history_wu
         res = self.fanout.start(now, x.t_pub, live, half, gone, x.deadline, x.record, x,
                                 t_tokens)
         if res is not None:
@@ -583,7 +374,7 @@ class BasicArchitecture:
         self._count(x, res)
         end = res.end
         if res.gone and self._delete_on_410:
-            k = self.reg.delete_zombies(x.channel)
+            k = self.reg.delete_zombies(x.channel, self.env.now)
             if k:
                 now = self.env.now
                 for _ in range(k):
@@ -596,6 +387,7 @@ class BasicArchitecture:
         """Count a fan-out's decided posts (totals derived in ``finalize``)."""
         c = self.c
         c["deliveries.succeeded"] += res.succeeded
+        self.integrity.posts(res.succeeded, res.failed_live)
         if res.failed:
             c["deliveries.failed"] += res.failed
         if res.accepted_stale:
@@ -620,13 +412,29 @@ class BasicArchitecture:
             "lambda.requests": c["lambda.requests"],
             "lambda.gb_seconds.x86_64": c.get("lambda.gb_seconds.x86_64", 0.0),
             "lambda.gb_seconds.arm64": c.get("lambda.gb_seconds.arm64", 0.0),
-            "dynamodb.read_request_units": c["dynamodb.read_units"],
-            "dynamodb.write_request_units": c["dynamodb.write_units"],
+            # the connection table, plus the history table when messages are kept for resume
+            "dynamodb.read_request_units": c["dynamodb.read_units"] + c["resume.read_units"],
+            "dynamodb.write_request_units": (c["dynamodb.write_units"]
+                                             + c["dynamodb.history_write_units"]),
             "data_transfer.internet_gb": c["data_transfer.out_bytes"] / 1e9,
             "deliveries": c["deliveries.succeeded"],
             "connected_seconds": self.connected.area,
-            "table_gb": self.reg.n_rows * 2 * self.table.item_bytes / 1e9,
+            "table_gb": (self.reg.n_rows * 2 * self.table.item_bytes
+                         + self._history_bytes(now)) / 1e9,
+            "stale_posts": c["deliveries.stale_lost"] + c["deliveries.stale_gone"],
+            "stale_billed": c["deliveries.stale_lost"],
+            "posts": (c["deliveries.succeeded"] + c["deliveries.stale_lost"]
+                      + c["deliveries.stale_gone"]),
+            "default_gb_seconds": c["lambda.default.gb_seconds"],
         }
+
+    def _history_bytes(self, now: float) -> float:
+        """Bytes held by the history table (messages within the retention)."""
+        if not self._history_wu:
+            return 0.0
+        keep = min(self.resume_cfg.retention_s, max(now, 0.0))
+        rate = self.c["messages.published"] / max(now, 1e-9)
+        return rate * keep * (self.payload.mean + self.resume_cfg.item_overhead_bytes)
 
     # -- end of run ------------------------------------------------------------------------------
     def finalize(self, now: float) -> None:
@@ -641,9 +449,27 @@ class BasicArchitecture:
         c["apigw.messages"] = c["apigw.messages.inbound"] + c["apigw.messages.outbound"]
         c["api_gateway.posts"] = (c["deliveries.succeeded"] + c["deliveries.stale"]
                                   + c["api_gateway.throttled_posts"])
-        self.c["deliveries.in_flight"] = self.fanout.in_flight_posts
+        c["deliveries.in_flight"] = self.fanout.in_flight_posts
         c["connections.in_flight"] = self.conn_inflight
         c["publishes.in_flight"] = self.pub_inflight
+        # zombie rows: lifetimes of those removed, and the ones still there (censored at the end)
+        reg = self.reg
+        if reg.zombie_lifetimes:
+            self.zombie_hist.add(np.maximum(np.asarray(reg.zombie_lifetimes), 1e-6))
+        # rows still outliving their clients count with their age so far (a lower bound)
+        alive = np.flatnonzero(reg.was_zombie & (reg.state != 0))
+        if alive.size:
+            self.zombie_hist.add(np.maximum(now - reg.gone_at[alive], 1e-6))
+        c["zombie_rows.censored"] = alive.size
+        integ = self.integrity
+        c["integrity.intended"] = integ.intended
+        c["integrity.delivered"] = integ.delivered
+        c["integrity.recovered"] = integ.recovered
+        c["integrity.duplicated"] = integ.duplicated
+        c["integrity.duplicates_suppressed"] = integ.dup_suppressed
+        c["integrity.lost"] = integ.lost
+        c["integrity.missed"] = integ.missed
+        c["integrity.pending"] = integ.pending + self.fanout.in_flight_live_posts
 
 
 class _Uniform:
@@ -657,11 +483,16 @@ class _Uniform:
 
 _COUNTERS = (
     "connections.attempted", "connections.established", "connections.rejected",
-    "connections.initial", "connections.reconnects", "publishes.attempted", "publishes.rejected",
+    "connections.initial", "connections.reconnect_attempts", "connections.abandoned",
+    "connections.blips", "publishes.attempted", "publishes.rejected",
     "messages.published", "deliveries.attempted", "deliveries.succeeded", "deliveries.failed",
     "deliveries.stale", "deliveries.stale_lost", "deliveries.stale_gone", "apigw.messages",
     "apigw.messages.inbound", "apigw.messages.outbound", "api_gateway.throttled_posts",
     "api_gateway.throttled_messages", "api_gateway.posts", "data_transfer.out_bytes",
     "disconnect.missed", "disconnect.throttled", "disconnect.failed", "dynamodb.deletes_on_410",
-    "fanout.throttled_fanouts",
+    "dynamodb.history_write_units", "fanout.throttled_fanouts", "heartbeats.sent",
+    "heartbeats.throttled", "heartbeats.unrecorded", "cleanup.sweeps", "cleanup.sweep_deletes",
+    "cleanup.ttl_deletes", "cleanup.heartbeat_timeouts", "cleanup.get_connection_calls",
+    "cleanup.throttled_checks", "cleanup.sweeps_throttled", "resume.requests", "resume.failed",
+    "resume.posts", "resume.throttled_posts", "resume.read_units", "lambda.default.gb_seconds",
 )

@@ -43,14 +43,15 @@ _FLUSH = 1 << 18
 class FanoutResult:
     """Counts of one finished fan-out."""
 
-    __slots__ = ("succeeded", "accepted_stale", "gone", "failed", "end")
+    __slots__ = ("succeeded", "accepted_stale", "gone", "failed", "end", "failed_live")
 
-    def __init__(self, succeeded=0, accepted_stale=0, gone=0, failed=0, end=0.0):
+    def __init__(self, succeeded=0, accepted_stale=0, gone=0, failed=0, end=0.0, failed_live=0):
         self.succeeded = succeeded
         self.accepted_stale = accepted_stale
         self.gone = gone
-        self.failed = failed
+        self.failed = failed          # posts never answered: throttled out or cut by the timeout
         self.end = end
+        self.failed_live = failed_live  # of which to connected recipients
 
 
 class Fanout:
@@ -239,6 +240,7 @@ class Fanout:
         attempted = n
         end = now + dur
         limit = deadline - now
+        live_all = live
         if dur > limit:
             ok = send < limit
             attempted = int(ok.sum())
@@ -259,7 +261,7 @@ class Fanout:
             self._pending += comp.size
             if self._pending >= _FLUSH:
                 self.flush()
-        return FanoutResult(live, half, gone, n - attempted, end)
+        return FanoutResult(live, half, gone, n - attempted, end, live_all - live)
 
     def _split(self, m: int, live: int, half: int, gone: int) -> tuple[int, int, int]:
         """Which of ``m`` posts drawn without replacement went to live/half/gone rows."""
@@ -288,7 +290,8 @@ class Fanout:
                                ("quota", 0.0, float), ("deadline", 0.0, float),
                                ("t_pub", 0.0, float), ("n_succ", 0, np.int64),
                                ("n_half", 0, np.int64), ("n_gone", 0, np.int64),
-                               ("n_fail", 0, np.int64), ("record", False, bool)):
+                               ("n_fail", 0, np.int64), ("n_fail_live", 0, np.int64),
+                               ("record", False, bool)):
             setattr(self, name, ext(g(self, name, None), fill, dt, (rows,)))
         ctx = getattr(self, "ctx", [])
         self.ctx = ctx + [None] * (rows - old)
@@ -310,6 +313,7 @@ class Fanout:
         self.deadline[r] = deadline
         self.t_pub[r] = t_pub
         self.n_succ[r] = self.n_half[r] = self.n_gone[r] = self.n_fail[r] = 0
+        self.n_fail_live[r] = 0
         self.record[r] = record
         self.ctx[r] = ctx
         self._active.append(r)
@@ -405,6 +409,7 @@ class Fanout:
             # rejected: retry (backoff, quota) or fail
             bi = ridx[~gmask]
             fail = np.zeros(nrow, dtype=np.int64)
+            fail_live = np.zeros(nrow, dtype=np.int64)
             if bi.size:
                 b_rows = rowi[~gmask]
                 at = flatAT[bi]
@@ -422,11 +427,13 @@ class Fanout:
                 flatFA[bi] = send[~gmask] + elat + np.where(can, back, 0.0)
                 flatAT[bi] = np.where(can, at + 1, 0)
                 fail = np.bincount(b_rows[~can], minlength=nrow)
+                fail_live = np.bincount(b_rows[~can & (flatKD[bi] == 0)], minlength=nrow)
             self.quota[rows] = q
             self.n_succ[rows] += succ
             self.n_half[rows] += halfc
             self.n_gone[rows] += gonec
             self.n_fail[rows] += fail
+            self.n_fail_live[rows] += fail_live
             FA = flatFA.reshape(FA.shape)
             AT = flatAT.reshape(AT.shape)
             KD = flatKD.reshape(KD.shape)
@@ -444,13 +451,15 @@ class Fanout:
                     end = max(float(FA[j].max()), t)
                 elif timed_out[j]:
                     self.n_fail[r] += int(self.remaining[r]) + int(pending[j])
+                    live_pending = int(((AT[j] > 0) & (KD[j] == 0)).sum())
+                    self.n_fail_live[r] += int(self.live_left[r]) + live_pending
                     self.remaining[r] = 0
                     end = max(float(self.deadline[r]), t)
                 else:
                     keep.append(r)
                     continue
                 res = FanoutResult(int(self.n_succ[r]), int(self.n_half[r]), int(self.n_gone[r]),
-                                   int(self.n_fail[r]), end)
+                                   int(self.n_fail[r]), end, int(self.n_fail_live[r]))
                 ctx = self.ctx[r]
                 self.ctx[r] = None
                 self._rows_free.append(r)
@@ -463,9 +472,20 @@ class Fanout:
         out = []
         for r in self._active:
             out.append((self.ctx[r], FanoutResult(int(self.n_succ[r]), int(self.n_half[r]),
-                                                  int(self.n_gone[r]), int(self.n_fail[r]))))
+                                                  int(self.n_gone[r]), int(self.n_fail[r]), 0.0,
+                                                  int(self.n_fail_live[r]))))
             self.n_succ[r] = self.n_half[r] = self.n_gone[r] = self.n_fail[r] = 0
+            self.n_fail_live[r] = 0
         return out
+
+    @property
+    def in_flight_live_posts(self) -> int:
+        """Undecided posts of throttled fan-outs that go to connected recipients."""
+        if not self._active:
+            return 0
+        rows = np.asarray(self._active)
+        return int(self.live_left[rows].sum()
+                   + ((self.attempt[rows] > 0) & (self.kind[rows] == 0)).sum())
 
     @property
     def in_flight_posts(self) -> int:

@@ -120,11 +120,7 @@ class Table:
 
     def pages(self, items: int) -> list[int]:
         """Bytes of each Query page for ``items`` rows (at least one page)."""
-        total = items * self.item_bytes
-        if total <= self.page_bytes:
-            return [total]
-        n = math.ceil(total / self.page_bytes)
-        return [self.page_bytes] * (n - 1) + [total - self.page_bytes * (n - 1)]
+        return self.pages_of(items * self.item_bytes)
 
     def read_units(self, nbytes: float) -> float:
         return max(1, math.ceil(nbytes / self.read_unit_bytes)) * self.ec
@@ -162,6 +158,37 @@ class Table:
         self.c["dynamodb.write_throttles"] += 1
         self.rec.breaches.add(now, quota, "dynamodb:connections", self.region)
         return False
+
+    def update_item(self, now: float) -> bool:
+        """An UpdateItem of a connection row on the table only (an attribute the index does
+        not project, such as lastSeen)."""
+        if self.capacity.write.try_take(now, self.item_wu):
+            self.c["dynamodb.write_units"] += self.item_wu
+            return True
+        self.c["dynamodb.throttles"] += 1
+        self.c["dynamodb.write_throttles"] += 1
+        self.rec.breaches.add(now, "dynamodb.table_write_capacity", "dynamodb:connections",
+                              self.region)
+        return False
+
+    def scan_page(self, now: float, nbytes: float) -> bool:
+        """One Scan page of the table (eventually consistent)."""
+        units = self.read_units(nbytes)
+        if self.capacity.read.try_take(now, units):
+            self.c["dynamodb.read_units"] += units
+            return True
+        self.c["dynamodb.throttles"] += 1
+        self.c["dynamodb.read_throttles"] += 1
+        self.rec.breaches.add(now, "dynamodb.table_read_capacity", "dynamodb:connections",
+                              self.region)
+        return False
+
+    def pages_of(self, nbytes: float) -> list[float]:
+        """Query pages for ``nbytes`` of items (at least one page)."""
+        if nbytes <= self.page_bytes:
+            return [nbytes]
+        n = math.ceil(nbytes / self.page_bytes)
+        return [self.page_bytes] * (n - 1) + [nbytes - self.page_bytes * (n - 1)]
 
     def tick(self, now: float, step_s: float) -> None:
         """Per-step bookkeeping: on-demand peak tracking from the step's consumption."""

@@ -40,7 +40,8 @@ class Level:
 
 # limits that close a connection rather than refuse a request
 CLOSING_LIMITS = ("api_gateway.max_connection_duration_s", "api_gateway.idle_timeout_s",
-                  "api_gateway.max_payload_bytes", "api_gateway.max_frame_bytes")
+                  "api_gateway.max_payload_bytes", "api_gateway.max_frame_bytes",
+                  "incident.mass_drop")
 
 
 class BreachLog:

@@ -68,6 +68,7 @@ class Result:
             measured, window_s, month_s, scn.billing.hourly_load)
         self.costs, self.monthly_costs, self.cost_note = _price_both(self, scn)
         extra = _cost_keys(self, start, end, window_s, month_s)
+        extra["zombie_cost_usd_per_month"] = _zombie_cost(self, scn, start, end, window_s, month_s)
         self.summary = _summary(self, arch, sim_events, wall_seconds, extra)
 
     def quantile(self, q: float) -> float:
@@ -109,12 +110,34 @@ def _ms(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x * 1000.0, 3)
 
 
+def _s(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(x, 3)
+
+
+def _storm_keys(storms: list[dict], duration_s: float) -> dict:
+    """The first incident's reconnect storm: how many were dropped, came back, gave up (or
+    their session ended), were refused, and how long until the last one was back (None while
+    some are still trying at the end of the run)."""
+    if not storms:
+        return {}
+    s = storms[0]
+    done = s["reconnected"] + s["gave_up"] >= s["dropped"] and s["last_reconnect_s"] is not None
+    return {
+        "storm_dropped": s["dropped"],
+        "storm_reconnected": s["reconnected"],
+        "storm_gave_up": s["gave_up"],
+        "storm_rejected_attempts": s["rejected"],
+        "storm_duration_s": (s["last_reconnect_s"] - s["at_s"]) if done else None,
+    }
+
+
 _LOAD_ITEMS = ("apigw.messages", "apigw.connection_minutes", "lambda.requests",
                "lambda.gb_seconds.x86_64", "lambda.gb_seconds.arm64",
                "dynamodb.read_request_units", "dynamodb.write_request_units",
                "data_transfer.internet_gb")
 _ZERO = {"t": 0.0, **{k: 0.0 for k in _LOAD_ITEMS}, "deliveries": 0.0, "connected_seconds": 0.0,
-         "table_gb": 0.0}
+         "table_gb": 0.0, "stale_posts": 0.0, "stale_billed": 0.0, "posts": 0.0,
+         "default_gb_seconds": 0.0}
 
 
 def _usage_between(a: dict, b: dict, scn, month_s: float) -> tuple[dict, float]:
@@ -163,6 +186,28 @@ def _cost_keys(res: Result, start: dict, end: dict, window_s: float, month_s: fl
     }
 
 
+def _zombie_cost(res: Result, scn, a: dict, b: dict, window_s: float, month_s: float):
+    """What the posts to stale rows cost on their own per month: their billed messages, and
+    their share of the publishing Lambda's time and of the subscriber reads."""
+    if res.cost_note:
+        return None
+    from simulator.costs import price
+
+    posts = b["posts"] - a["posts"]
+    if posts <= 0:
+        return 0.0
+    share = (b["stale_posts"] - a["stale_posts"]) / posts
+    arch = scn.aws.lambda_.functions.default.architecture
+    window = {
+        "apigw.messages": b["stale_billed"] - a["stale_billed"],
+        f"lambda.gb_seconds.{arch}": share * (b["default_gb_seconds"] - a["default_gb_seconds"]),
+        "dynamodb.read_request_units": share * (b["dynamodb.read_request_units"]
+                                                - a["dynamodb.read_request_units"]),
+    }
+    month, _ = project_month(window, window_s, month_s, scn.billing.hourly_load)
+    return float(price(month, scn.region, scn.billing.free_tier)["cost_usd"].sum())
+
+
 def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> dict:
     c = res.counters
     h = res.histogram
@@ -183,7 +228,9 @@ def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> di
         "connections_initial": c["connections.initial"],
         "connections_peak_open": arch.connected.peak,
         "connections_open_end": arch.reg.n_connected,
-        "connections_reconnects": c["connections.reconnects"],
+        "connections_reconnect_attempts": c["connections.reconnect_attempts"],
+        "connections_abandoned": c["connections.abandoned"],
+        "connections_blips": c["connections.blips"],
         "publishes_attempted": c["publishes.attempted"],
         "publishes_rejected": c["publishes.rejected"],
         "publishes_in_flight": c["publishes.in_flight"],
@@ -213,6 +260,30 @@ def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> di
         "apigw_messages_billed": c["apigw.messages"],
         "apigw_connection_minutes": c["apigw.connection_minutes"],
         "zombie_rows_end": arch.reg.n_zombie + arch.reg.n_closing,
+        "stale_rows_end": arch.reg.n_zombie + arch.reg.n_closing + arch.reg.n_half,
+        "stale_rows_peak": (float(res.timeseries["stale_rows"].max())
+                            if len(res.timeseries) else 0.0),
+        "stale_post_share": (c["deliveries.stale"] / c["api_gateway.posts"]
+                             if c["api_gateway.posts"] else 0.0),
+        "zombie_lifetime_p50_s": _s(arch.zombie_hist.quantile(0.5)),
+        "zombie_lifetime_p99_s": _s(arch.zombie_hist.quantile(0.99)),
+        "zombie_rows_removed": arch.zombie_hist.n,
+        "deletes_on_410": c["dynamodb.deletes_on_410"],
+        "sweep_deletes": c["cleanup.sweep_deletes"],
+        "ttl_deletes": c["cleanup.ttl_deletes"],
+        "heartbeats_sent": c["heartbeats.sent"],
+        "heartbeats_throttled": c["heartbeats.throttled"],
+        "heartbeat_timeouts": c["cleanup.heartbeat_timeouts"],
+        "messages_intended": c["integrity.intended"],
+        "messages_delivered": c["integrity.delivered"],
+        "messages_recovered": c["integrity.recovered"],
+        "messages_duplicated": c["integrity.duplicated"],
+        "messages_duplicates_suppressed": c["integrity.duplicates_suppressed"],
+        "messages_lost": c["integrity.lost"],
+        "messages_pending": c["integrity.pending"],
+        "messages_missed": c["integrity.missed"],
+        "delivery_guarantee": arch.integrity.guarantee(),
+        **_storm_keys(arch.storms, res.scenario.duration_s),
         "breaches_total": float(br["count"].sum()) if len(br) else 0.0,
         "first_breach_quota": None if first is None else str(first["quota"]),
         "first_breach_time_s": None if first is None else float(first["time_s"]),

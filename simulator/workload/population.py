@@ -57,6 +57,11 @@ class ConnectionRegistry:
         self.last_send = np.zeros(cap)
         self.session_end = np.zeros(cap)
         self.half_open_at = np.full(cap, np.inf)
+        self.gone_at = np.full(cap, np.inf)       # when the client left (rows that outlive it)
+        self.was_zombie = np.zeros(cap, dtype=bool)
+        self.last_seen = np.zeros(cap)            # the app's lastSeen (app heartbeats)
+        self.ttl_at = np.full(cap, np.inf)        # TTL expiry of the row
+        self.ttl_gone_at = np.full(cap, np.inf)   # when DynamoDB deletes it after expiry
         self.gen = np.zeros(cap, dtype=np.int64)
         self.open_pos = np.full(cap, -1, dtype=np.int64)
         self.open_ids = np.zeros(cap, dtype=np.int64)
@@ -72,20 +77,22 @@ class ConnectionRegistry:
         self.n_half = 0
         self.n_closing = 0
         self.n_zombie = 0
+        self.zombie_lifetimes: list[float] = []   # client gone -> row deleted, seconds
 
     # -- slots -----------------------------------------------------------------------------------
     def _grow(self) -> None:
         old = self.state.size
         new = old * 2
         for name in ("state", "channel", "connected_at", "last_send", "session_end", "gen",
-                     "open_ids"):
+                     "open_ids", "was_zombie", "last_seen"):
             a = getattr(self, name)
             b = np.zeros(new, dtype=a.dtype)
             b[:old] = a
             setattr(self, name, b)
-        h = np.full(new, np.inf)
-        h[:old] = self.half_open_at
-        self.half_open_at = h
+        for name in ("half_open_at", "gone_at", "ttl_at", "ttl_gone_at"):
+            h = np.full(new, np.inf)
+            h[:old] = getattr(self, name)
+            setattr(self, name, h)
         p = np.full(new, -1, dtype=np.int64)
         p[:old] = self.open_pos
         self.open_pos = p
@@ -113,6 +120,11 @@ class ConnectionRegistry:
         self.last_send[i] = now if last_activity is None else last_activity
         self.session_end[i] = session_end
         self.half_open_at[i] = np.inf
+        self.gone_at[i] = np.inf
+        self.was_zombie[i] = False
+        self.last_seen[i] = self.connected_at[i] if last_activity is None else last_activity
+        self.ttl_at[i] = np.inf
+        self.ttl_gone_at[i] = np.inf
         self.gen[i] += 1
         self.open_pos[i] = self.n_open
         self.open_ids[self.n_open] = i
@@ -137,8 +149,10 @@ class ConnectionRegistry:
         self.n_half += 1
         self.state[i] = HALF_OPEN
         self.half_open_at[i] = now
+        self.gone_at[i] = now
+        self.was_zombie[i] = True
 
-    def close(self, i: int) -> None:
+    def close(self, i: int, now: float) -> None:
         """OPEN or HALF_OPEN -> CLOSING: API Gateway closed the connection; $disconnect runs."""
         c = self.channel[i]
         s = self.state[i]
@@ -153,6 +167,8 @@ class ConnectionRegistry:
         self.gone[c] += 1
         self.n_closing += 1
         self.state[i] = CLOSING
+        if self.gone_at[i] == np.inf:
+            self.gone_at[i] = now
 
     def zombify(self, i: int) -> None:
         """CLOSING -> ZOMBIE: the row stays ($disconnect missed, throttled or failed)."""
@@ -160,28 +176,49 @@ class ConnectionRegistry:
         self.n_closing -= 1
         self.n_zombie += 1
         self.state[i] = ZOMBIE
+        self.was_zombie[i] = True
         self.zombies.setdefault(c, []).append(i)
 
-    def delete_row(self, i: int) -> None:
-        """CLOSING -> FREE: $disconnect deleted the row."""
-        c = self.channel[i]
-        self.gone[c] -= 1
-        self.n_closing -= 1
+    def _freed(self, i: int, now: float) -> None:
+        if self.was_zombie[i]:
+            self.zombie_lifetimes.append(now - self.gone_at[i])
         self.state[i] = FREE
         self._free.append(i)
 
-    def delete_zombies(self, channel: int) -> int:
+    def delete_row(self, i: int, now: float) -> None:
+        """CLOSING or ZOMBIE -> FREE: the row is deleted ($disconnect, a sweep, TTL)."""
+        c = int(self.channel[i])
+        s = self.state[i]
+        self.gone[c] -= 1
+        if s == CLOSING:
+            self.n_closing -= 1
+        elif s == ZOMBIE:
+            self.n_zombie -= 1
+            self.zombies[c].remove(i)
+            if not self.zombies[c]:
+                del self.zombies[c]
+        else:
+            raise RuntimeError(f"delete_row() on a row in state {State(s).name}")
+        self._freed(i, now)
+
+    def delete_zombies(self, channel: int, now: float) -> int:
         """All ZOMBIE rows of a channel are deleted (after 410s); returns how many."""
         ids = self.zombies.pop(channel, None)
         if not ids:
             return 0
         for i in ids:
-            self.state[i] = FREE
-            self._free.append(i)
+            self._freed(i, now)
         k = len(ids)
         self.gone[channel] -= k
         self.n_zombie -= k
         return k
+
+    def expired_zombies(self, channel: int, now: float) -> int:
+        """ZOMBIE rows of a channel whose TTL has passed (a query can filter them out)."""
+        ids = self.zombies.get(channel)
+        if not ids:
+            return 0
+        return sum(1 for i in ids if self.ttl_at[i] <= now)
 
     # -- queries ---------------------------------------------------------------------------------
     def random_open(self, u: float) -> int:

@@ -13,6 +13,7 @@ from simulator.engine import run
 from simulator.errors import ScenarioError
 from simulator.metrics.result import SUMMARY_KEYS, Result
 from simulator.scenario import Scenario, load_scenario, scenario_from_dict
+from simulator.sweeps import summarize, sweep
 
 __all__ = [
     "SUMMARY_KEYS",
@@ -24,5 +25,7 @@ __all__ = [
     "price",
     "run",
     "scenario_from_dict",
+    "summarize",
+    "sweep",
 ]
 __version__ = "0.1.0"

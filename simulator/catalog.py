@@ -47,6 +47,20 @@ def default_data_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data"
 
 
+def check_sourced(e: dict, where: str, required: tuple[str, ...] = ()) -> None:
+    """A data entry must say where it comes from and when: ``source``, ``as_of`` (a date)
+    and ``confidence``, plus the ``required`` fields of its kind."""
+    for req in (*required, "source", "as_of", "confidence"):
+        if req not in e:
+            raise ScenarioError(where, None, f"data entry must have '{req}'")
+    if e["confidence"] not in CONFIDENCE:
+        raise ScenarioError(f"{where}.confidence", e["confidence"], f"must be one of {CONFIDENCE}")
+    if not _AS_OF.match(str(e["as_of"])):
+        raise ScenarioError(f"{where}.as_of", e["as_of"], "must be YYYY, YYYY-MM or YYYY-MM-DD")
+    if not str(e["source"]).strip():
+        raise ScenarioError(f"{where}.source", e["source"], "must name a source")
+
+
 @dataclass(frozen=True)
 class Fact:
     """One catalog entry, resolved for a Region."""
@@ -104,16 +118,7 @@ class Catalog:
         for name, e in doc["entries"].items():
             key = f"{ns}.{name}"
             where = f"{rel}:{name}"
-            for req in ("value", "unit", "source", "as_of", "confidence"):
-                if req not in e:
-                    raise ScenarioError(where, None, f"catalog entry must have '{req}'")
-            if e["confidence"] not in CONFIDENCE:
-                raise ScenarioError(f"{where}.confidence", e["confidence"],
-                                    f"must be one of {CONFIDENCE}")
-            if not _AS_OF.match(str(e["as_of"])):
-                raise ScenarioError(f"{where}.as_of", e["as_of"], "must be YYYY, YYYY-MM or YYYY-MM-DD")
-            if not str(e["source"]).strip():
-                raise ScenarioError(f"{where}.source", e["source"], "must name a source")
+            check_sourced(e, where, ("value", "unit"))
             if key in self.facts:
                 raise ScenarioError(where, key, "duplicate catalog key")
             self.facts[key] = Fact(

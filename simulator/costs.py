@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from simulator.catalog import CONFIDENCE, default_data_dir
+from simulator.catalog import check_sourced, default_data_dir
 from simulator.errors import ScenarioError
 
 COLUMNS = ["service", "item", "region", "quantity", "unit", "unit_price_usd", "cost_usd",
@@ -74,12 +74,7 @@ class PriceBook:
             self.items[region] = {}
             for name, e in items.items():
                 where = f"pricing/{region}.yaml:{name}"
-                for req in ("service", "unit", "source", "as_of", "confidence"):
-                    if req not in e:
-                        raise ScenarioError(where, None, f"price entry must have '{req}'")
-                if e["confidence"] not in CONFIDENCE:
-                    raise ScenarioError(f"{where}.confidence", e["confidence"],
-                                        f"must be one of {CONFIDENCE}")
+                check_sourced(e, where, ("service", "unit"))
                 if name not in self.order:
                     self.order.append(name)
                 if e.get("status") == "not_found":

@@ -125,6 +125,13 @@ class Table:
     def read_units(self, nbytes: float) -> float:
         return max(1, math.ceil(nbytes / self.read_unit_bytes)) * self.ec
 
+    def _throttled(self, now: float, quota: str, kind: str) -> bool:
+        """Count a throttled request (ProvisionedThroughputExceeded) and log the breach."""
+        self.c["dynamodb.throttles"] += 1
+        self.c[f"dynamodb.{kind}_throttles"] += 1
+        self.rec.breaches.add(now, quota, "dynamodb:connections", self.region)
+        return False
+
     def query_page(self, now: float, channel: int, nbytes: float) -> bool:
         """Consume read units for one index page of ``channel``; False if throttled."""
         units = self.read_units(nbytes)
@@ -135,12 +142,8 @@ class Table:
                 self.c["dynamodb.read_units"] += units
                 return True
             part.refund(units)  # the table refused: the partition's units were not used
-        quota = ("dynamodb.partition_read_units" if part.tokens < units
-                 else "dynamodb.table_read_capacity")
-        self.c["dynamodb.throttles"] += 1
-        self.c["dynamodb.read_throttles"] += 1
-        self.rec.breaches.add(now, quota, "dynamodb:connections", self.region)
-        return False
+        return self._throttled(now, "dynamodb.partition_read_units" if part.tokens < units
+                               else "dynamodb.table_read_capacity", "read")
 
     def write_item(self, now: float, channel: int) -> bool:
         """Consume write units for a put or delete of one connection row (table + index)."""
@@ -152,12 +155,8 @@ class Table:
             part.try_take(now, self.item_wu)
             self.c["dynamodb.write_units"] += units
             return True
-        quota = ("dynamodb.partition_write_units" if part.tokens < self.item_wu
-                 else "dynamodb.table_write_capacity")
-        self.c["dynamodb.throttles"] += 1
-        self.c["dynamodb.write_throttles"] += 1
-        self.rec.breaches.add(now, quota, "dynamodb:connections", self.region)
-        return False
+        return self._throttled(now, "dynamodb.partition_write_units" if part.tokens < self.item_wu
+                               else "dynamodb.table_write_capacity", "write")
 
     def update_item(self, now: float) -> bool:
         """An UpdateItem of a connection row on the table only (an attribute the index does
@@ -165,11 +164,7 @@ class Table:
         if self.capacity.write.try_take(now, self.item_wu):
             self.c["dynamodb.write_units"] += self.item_wu
             return True
-        self.c["dynamodb.throttles"] += 1
-        self.c["dynamodb.write_throttles"] += 1
-        self.rec.breaches.add(now, "dynamodb.table_write_capacity", "dynamodb:connections",
-                              self.region)
-        return False
+        return self._throttled(now, "dynamodb.table_write_capacity", "write")
 
     def scan_page(self, now: float, nbytes: float) -> bool:
         """One Scan page of the table (eventually consistent)."""
@@ -177,11 +172,7 @@ class Table:
         if self.capacity.read.try_take(now, units):
             self.c["dynamodb.read_units"] += units
             return True
-        self.c["dynamodb.throttles"] += 1
-        self.c["dynamodb.read_throttles"] += 1
-        self.rec.breaches.add(now, "dynamodb.table_read_capacity", "dynamodb:connections",
-                              self.region)
-        return False
+        return self._throttled(now, "dynamodb.table_read_capacity", "read")
 
     def pages_of(self, nbytes: float) -> list[float]:
         """Query pages for ``nbytes`` of items (at least one page)."""

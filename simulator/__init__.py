@@ -12,17 +12,19 @@ from simulator.costs import price
 from simulator.engine import run
 from simulator.errors import ScenarioError
 from simulator.metrics.result import SUMMARY_KEYS, Result
-from simulator.scenario import Scenario, load_scenario, scenario_from_dict
+from simulator.scenario import Params, Scenario, load_scenario, resolve, scenario_from_dict
 from simulator.sweeps import summarize, sweep
 
 __all__ = [
     "SUMMARY_KEYS",
+    "Params",
     "Result",
     "Scenario",
     "ScenarioError",
     "load_catalog",
     "load_scenario",
     "price",
+    "resolve",
     "run",
     "scenario_from_dict",
     "summarize",

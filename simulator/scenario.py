@@ -291,6 +291,9 @@ class ApiGatewayConfig(Model):
     disconnect_miss_fraction: Fraction | None = None
     server_messages_reset_idle: bool | None = None
     half_open_detection_s: PosFloat | None = None
+    ping_resets_idle: bool | None = None
+    ping_billed: bool | None = None
+    ping_uses_throttle: bool | None = None
     other_api_rps: NonNegFloat = 0.0
     latency: ApiGatewayLatency = ApiGatewayLatency()
 
@@ -730,6 +733,9 @@ _CATALOG_MAP = {
     "api_gateway.disconnect_miss_fraction": "behaviour.apigw_disconnect_miss_fraction",
     "api_gateway.server_messages_reset_idle": "behaviour.apigw_server_messages_reset_idle",
     "api_gateway.half_open_detection_s": "behaviour.apigw_half_open_detection_s",
+    "api_gateway.ping_resets_idle": "behaviour.apigw_ping_resets_idle",
+    "api_gateway.ping_billed": "behaviour.apigw_ping_billed",
+    "api_gateway.ping_uses_throttle": "behaviour.apigw_ping_uses_throttle",
     "api_gateway.latency.route_s": "latency.apigw_route_s",
     "api_gateway.latency.post_to_connection_s": "latency.post_to_connection_s",
     "lambda.account_concurrency": "lambda.account_concurrency",
@@ -823,6 +829,14 @@ class Params:
                          "origin": origin, "confidence": f.confidence if f else "",
                          "as_of": f.as_of if f else "", "source": src})
         return pd.DataFrame(rows)
+
+
+def resolve(scn: Scenario, data_dir: str | Path | None = None) -> Params:
+    """Every number a run of ``scn`` would use (scenario > preset > catalog), before running
+    it: ``sim.resolve(scn)["api_gateway.new_connections_per_s"]``, ``.frame()``."""
+    catalog = load_catalog(data_dir)
+    check_against_catalog(scn, catalog)
+    return Params(scn, catalog)
 
 
 def _make_dist_adapter():

@@ -246,3 +246,25 @@ def test_new_scenarios_print_the_new_metrics():
         s = json.loads(out.stdout)
         assert all(k in s for k in keys), name
         assert np.isfinite(s["messages_intended"])
+
+
+def test_ping_billing_and_throttle_assumptions_can_be_switched():
+    base = {**QUIET_ONE, "workload.clients": 200, "duration_s": 300.0,
+            "workload.heartbeat": {"kind": "ws_ping", "interval_s": 30}}
+    free = sim.run(small("chat-basic", **base)).summary
+    billed = sim.run(small("chat-basic", **base, **{"aws.api_gateway.ping_billed": True})).summary
+    assert free["heartbeats_sent"] == pytest.approx(200 * 300 / 30, rel=0.1)
+    assert free["apigw_messages_billed"] == 0
+    assert billed["apigw_messages_billed"] == 2 * billed["heartbeats_sent"]   # ping and pong
+    assert sim.resolve(small("chat-basic", **base, **{"aws.api_gateway.ping_billed": True}))[
+        "behaviour.apigw_ping_billed"] is True
+
+
+def test_heartbeats_never_slow_a_clients_own_detection():
+    from simulator.lifecycle.heartbeat import make_heartbeat
+    from simulator.scenario import AppHeartbeat
+
+    params = sim.resolve(small("chat-basic"))
+    hb = make_heartbeat(AppHeartbeat(kind="app", interval_s=300, timeout_s=10), params)
+    assert hb.client_detection(0.9, 5.0) == 5.0
+    assert hb.client_detection(0.0, 60.0) == 10.0

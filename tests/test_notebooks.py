@@ -23,6 +23,9 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 # Small-size parameter overrides, by notebook file name.
 OVERRIDES: dict[str, dict[str, object]] = {
     "01_quickstart.ipynb": {"clients": 300, "duration_s": 60.0, "warmup_s": 10.0},
+    "05_failure_modes.ipynb": {"clients": 300, "duration_s": 120.0, "warmup_s": 20.0,
+                               "storm_clients": 2000, "storm_duration_s": 120.0,
+                               "storm_at_s": 30.0, "replications": 1, "workers": 1},
 }
 # For notebooks not listed above: applied to those of these names the parameters cell defines.
 DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "warmup_s": 10.0}

@@ -202,6 +202,8 @@ class BasicArchitecture(ConnectionPaths):
             env.process(self._blip_source())
         if self.heartbeat.kind == "app":
             env.process(self._heartbeat_source())
+        if self.heartbeat.kind == "ws_ping":
+            env.process(self._ping_source())
         if self.sweep is not None:
             env.process(self._sweep_source())
         for k, inc in enumerate(w.incidents):

@@ -425,6 +425,31 @@ class ConnectionPaths:
                     self._at(tk - t, self._heartbeat_ev, (i, int(reg.gen[i])))
             yield env.timeout(W)
 
+    def _ping_source(self):
+        """WebSocket pings of the connected clients, counted per window (no event per ping):
+        each window's pings are billed (ping and pong, if the catalog says pings are billed)
+        and take account-throttle tokens (if it says they do)."""
+        env = self.env
+        hb = self.heartbeat
+        W = self.scn.engine.window_s
+        rng = self.s["pings"]
+        c = self.c
+        while True:
+            yield env.timeout(W)
+            n = int(rng.poisson(self.reg.n_open * W / hb.interval))
+            if not n:
+                continue
+            c["heartbeats.sent"] += n
+            if hb.billed:
+                c["apigw.messages.inbound"] += n
+                c["apigw.messages.outbound"] += n
+            if hb.uses_throttle:
+                got = self._account.take_up_to(env.now, n)
+                if got < n:
+                    c["heartbeats.throttled"] += n - got
+                    self.rec.breaches.add(env.now, "api_gateway.account_throttle",
+                                          "api_gateway:ping", self.region, n - got)
+
     def _heartbeat_ev(self, ev) -> None:
         now = self.env.now
         i, g = ev._value

@@ -6,8 +6,10 @@ ones are noticed.
   connection gives up; an idle client is cut after 10 minutes.
 * ``ws_ping``: the client sends WebSocket ping frames every ``interval_s``. They keep the
   connection from idling if pings reset the idle timer (a catalog assumption); whether they
-  are billed or take throttle tokens are catalog assumptions too (default: no). The client
-  notices a dead connection ``interval_s + timeout_s`` after its last pong at worst.
+  are billed or take throttle tokens are catalog assumptions too (default: no; when they do,
+  pings are counted per window from the connected population). The client notices a dead
+  connection ``interval_s + timeout_s`` after its last pong at worst, or sooner by its own
+  means (``blips.client_detection_s``).
 * ``app``: the client sends an application keep-alive message every ``interval_s``: a billed
   message and a throttle token each; with ``route: lambda`` a Lambda records ``lastSeen`` on
   the row (an UpdateItem), so a sweep (``app.cleanup.sweep``) can delete the rows and close
@@ -54,7 +56,8 @@ class PingHeartbeat(Heartbeat):
         self.uses_throttle = bool(params["behaviour.apigw_ping_uses_throttle"])
 
     def client_detection(self, u: float, fallback: float) -> float:
-        return u * self.interval + self.timeout
+        # the missing pong, or the client's own means (the OS, its next send), whichever first
+        return min(u * self.interval + self.timeout, fallback)
 
     def last_activity(self, connected_at, until):
         if not self.resets_idle:
@@ -74,7 +77,7 @@ class AppHeartbeat(Heartbeat):
         self.server_detection = cfg.route == "lambda"
 
     def client_detection(self, u: float, fallback: float) -> float:
-        return u * self.interval + self.timeout
+        return min(u * self.interval + self.timeout, fallback)
 
 
 _KINDS = {"none": NoHeartbeat, "ws_ping": PingHeartbeat, "app": AppHeartbeat}

@@ -126,6 +126,7 @@ def _storm_keys(storms: list[dict], duration_s: float) -> dict:
         "storm_dropped": s["dropped"],
         "storm_reconnected": s["reconnected"],
         "storm_gave_up": s["gave_up"],
+        "storm_reconnected_share": s["reconnected"] / s["dropped"] if s["dropped"] else None,
         "storm_rejected_attempts": s["rejected"],
         "storm_duration_s": (s["last_reconnect_s"] - s["at_s"]) if done else None,
     }
@@ -271,6 +272,8 @@ def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> di
         "deletes_on_410": c["dynamodb.deletes_on_410"],
         "sweep_deletes": c["cleanup.sweep_deletes"],
         "ttl_deletes": c["cleanup.ttl_deletes"],
+        "history_write_units": c["dynamodb.history_write_units"],
+        "history_read_units": c["resume.read_units"],
         "heartbeats_sent": c["heartbeats.sent"],
         "heartbeats_throttled": c["heartbeats.throttled"],
         "heartbeat_timeouts": c["cleanup.heartbeat_timeouts"],

@@ -463,10 +463,29 @@ class Scenario(Model):
 
 
 # -- loading, overrides, error messages ------------------------------------------------------------
+_TAG_FIELDS = ("kind", "profile", "mode")
+
+
 def apply_overrides(raw: dict, overrides: dict[str, Any] | None) -> dict:
-    """Set dotted-path keys in a raw scenario dict (a deep copy is returned)."""
+    """Set dotted-path keys in a raw scenario dict (a deep copy is returned).
+
+    Changing the tag of a variant (``workload.heartbeat.kind=none``) starts that setting
+    afresh, so the old variant's fields do not linger; other overrides of the same setting
+    (``workload.heartbeat.interval_s=30``) then apply on top, whatever their order."""
     raw = copy.deepcopy(raw)
-    for path, value in (overrides or {}).items():
+    items = sorted((overrides or {}).items(),
+                   key=lambda kv: not (isinstance(kv[0], str) and kv[0].rsplit(".", 1)[-1]
+                                       in _TAG_FIELDS))
+    for path, value in items:
+        parts = path.split(".") if isinstance(path, str) else []
+        if len(parts) > 1 and parts[-1] in _TAG_FIELDS:
+            node = raw
+            for p in parts[:-2]:
+                node = node.get(p) if isinstance(node, dict) else None
+            parent = node.get(parts[-2]) if isinstance(node, dict) else None
+            if isinstance(parent, dict) and parent.get(parts[-1]) != value:
+                node[parts[-2]] = {parts[-1]: value}
+                continue
         if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
             raise ScenarioError("overrides", path, "keys must be dotted paths like 'workload.clients'")
         parts = path.split(".")

@@ -145,3 +145,15 @@ def test_cli_subprocess_has_no_traceback(tmp_path):
                            capture_output=True, text=True)
         assert p.returncode == 2, p.stderr
         assert "Traceback" not in p.stderr and p.stderr.startswith("error: ")
+
+
+def test_changing_a_variant_tag_starts_the_setting_afresh():
+    scn = sim.load_scenario(ROOT / "data/scenarios/zombie-heartbeat.yaml",
+                            overrides={"workload.heartbeat.kind": "none"})
+    assert scn.workload.heartbeat.kind == "none"
+    scn = sim.load_scenario(ROOT / "data/scenarios/zombie-heartbeat.yaml",
+                            overrides={"workload.heartbeat.interval_s": 30,
+                                       "workload.heartbeat.kind": "ws_ping"})
+    assert (scn.workload.heartbeat.kind, scn.workload.heartbeat.interval_s) == ("ws_ping", 30)
+    msg = expect_error({"workload.heartbeat.kind": "ws_ping"})
+    assert "workload.heartbeat.interval_s" in msg and "required" in msg

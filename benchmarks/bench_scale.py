@@ -118,7 +118,7 @@ def main() -> int:
         print(json.dumps(run_case(json.loads(args.case))))
         return 0
     full = args.size == "full"
-    naive_s, fast_s = (20.0, 120.0) if full else (4.0, 20.0)
+    naive_s, fast_s = (20.0, 600.0) if full else (4.0, 20.0)
     hour = 3600.0 if full else 60.0
     cmp_args = dict(clients=10_000, channel_size=100, rate_per_client_per_s=1 / 60,
                     warmup_s=2.0, account_throttle_rps=250_000)

@@ -30,14 +30,14 @@ import numpy as np
 
 from simulator.metrics.histogram import LogHistogram
 
-_BLOCK = 1 << 18
+_BLOCK = 1 << 18   # post latencies drawn per block
+_FLUSH = 1 << 18   # deliveries deferred before they go into the histogram
 
 
 def _sample32(dist, rng, n):
     """Bulk float32 draws when the distribution offers them."""
     f = getattr(dist, "sample32", None)
     return f(rng, n) if f is not None else dist.sample(rng, n).astype(np.float32)
-_FLUSH = 1 << 18
 
 
 class FanoutResult:
@@ -413,13 +413,14 @@ class Fanout:
             if bi.size:
                 b_rows = rowi[~gmask]
                 at = flatAT[bi]
-                # retry quota, spent in slot order within each row
-                allowed = np.floor(q / self.retry.cost).astype(np.int64) if self.retry.cost > 0 else \
-                    np.full(nrow, 1 << 40)
-                order = np.cumsum(np.ones_like(b_rows)) - 1
+                # the retry quota is spent in slot order within each row (rows are sorted)
+                allowed = (np.floor(q / self.retry.cost).astype(np.int64) if self.retry.cost > 0
+                           else np.full(nrow, np.iinfo(np.int64).max))
+                wants = at < self.retry.max_attempts
+                cw = np.cumsum(wants)
                 firsts = np.searchsorted(b_rows, b_rows, side="left")
-                k_in_row = order - firsts
-                can = (at < self.retry.max_attempts) & (k_in_row < allowed[b_rows])
+                rank = cw - 1 - (cw[firsts] - wants[firsts])   # rank among this row's retries
+                can = wants & (rank < allowed[b_rows])
                 spent = np.bincount(b_rows[can], minlength=nrow) * self.retry.cost
                 q = q - spent
                 elat = lat[~gmask]

@@ -1,0 +1,81 @@
+"""Fan-out engine: the greedy post pool on exact timelines, and the throttled path's
+token grants, SDK retries and retry quota."""
+
+import numpy as np
+import pytest
+import simpy
+
+from simulator.architectures.fanout import Fanout
+from simulator.aws.sdk import RetryPolicy
+from simulator.metrics.histogram import LogHistogram
+from simulator.metrics.recorder import Recorder
+from simulator.primitives.distributions import Fixed
+from simulator.primitives.token_bucket import TokenBucket
+
+
+def engine(bucket, P=5, post=0.1, retry=None, done=None):
+    env = simpy.Environment()
+    results = [] if done is None else done
+    f = Fanout(env, bucket, Fixed(post), Fixed(0.0),
+               retry or RetryPolicy(3, 0.5, 20, 500, 5, 1), P, LogHistogram(),
+               np.random.default_rng(1), 0.01, 2000, 256,
+               lambda ctx, res: results.append((env.now, ctx, res)), Recorder(), "r")
+    return env, f, results
+
+
+def test_greedy_pool_timeline_when_the_throttle_does_not_bind():
+    env, f, _ = engine(TokenBucket(1e6, 1e6), P=5, post=0.1)
+    res = f.start(0.0, 0.0, 12, 0, 0, 30.0, True, "m")
+    # 12 posts of 0.1 s through 5 calls in flight: rounds end at 0.1, 0.2, 0.3
+    assert res.succeeded == 12 and res.end == pytest.approx(0.3)
+    f.flush()
+    # deliveries complete at 0.1 (5), 0.2 (5), 0.3 (2); the downlink is 0 here
+    assert f.hist.n == 12
+    assert f.hist.quantile(0.4) == pytest.approx(0.1, rel=0.01)
+    assert f.hist.quantile(0.8) == pytest.approx(0.2, rel=0.01)
+    assert f.hist.max == pytest.approx(0.3)
+
+
+def test_lambda_timeout_cuts_a_fan_out_and_refunds_unsent_tokens():
+    bucket = TokenBucket(1e-6, 100)
+    env, f, _ = engine(bucket, P=5, post=0.1)
+    res = f.start(0.0, 0.0, 20, 0, 0, 0.25, True, "m")
+    # sends start at 0, 0.1, 0.2 (15 posts) before the 0.25 s timeout; 5 never go out
+    assert (res.succeeded, res.failed, res.failed_live) == (15, 5, 5)
+    assert res.end == 0.25
+    assert bucket.level(0.0) == pytest.approx(100 - 15)
+
+
+def test_throttled_fan_out_gets_what_the_bucket_holds_then_fails_without_retries():
+    bucket = TokenBucket(1e-6, 10)
+    env, f, done = engine(bucket, P=5, post=0.1, retry=RetryPolicy(1, 0.5, 20, 500, 5, 1))
+    assert f.start(0.0, 0.0, 20, 0, 0, 30.0, True, "m") is None      # slow path
+    env.run(until=5)
+    (t, ctx, res), = done
+    assert ctx == "m"
+    assert (res.succeeded, res.failed) == (10, 10)
+    assert res.failed_live == 10
+    assert f.in_flight_posts == 0
+
+
+def test_sdk_retries_are_bounded_by_attempts_and_the_retry_quota():
+    # no tokens at all: every post is refused; 3 attempts each unless the quota runs out
+    bucket = TokenBucket(1e-6, 1)
+    bucket.try_take(0.0)
+    env, f, done = engine(bucket, P=4, post=0.01, retry=RetryPolicy(3, 0.05, 1, 10, 5, 1))
+    f.start(0.0, 0.0, 8, 0, 0, 60.0, False, "m")
+    env.run(until=30)
+    (_, _, res), = done
+    assert (res.succeeded, res.failed) == (0, 8)
+    # a quota of 10 tokens at 5 per retry allows 2 retries in all
+    assert f.rec.c["api_gateway.throttled_posts"] == 8 + 2
+
+
+def test_stale_rows_are_counted_exactly_in_the_throttled_path():
+    bucket = TokenBucket(200, 1)
+    env, f, done = engine(bucket, P=10, post=0.02, retry=RetryPolicy(10, 0.05, 1, 1e9, 0, 0))
+    f.start(0.0, 0.0, 50, 30, 20, 60.0, True, "m")
+    env.run(until=30)
+    (_, _, res), = done
+    assert res.succeeded + res.accepted_stale + res.gone + res.failed == 100
+    assert (res.succeeded, res.accepted_stale, res.gone) == (50, 30, 20)

@@ -18,7 +18,6 @@ Rules:
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -866,6 +865,3 @@ def _make_dist_adapter():
 
 _DIST_ADAPTER = _make_dist_adapter()
 
-
-def is_finite(x) -> bool:
-    return x is not None and math.isfinite(x)

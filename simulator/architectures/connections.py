@@ -304,10 +304,7 @@ class ConnectionPaths:
         """API Gateway closes the connection (close frame, timeout, limit): the row waits
         for $disconnect."""
         reg = self.reg
-        if reg.state[i] == OPEN:
-            self.connected.add(now, -1)
-        elif reg.state[i] == HALF_OPEN:
-            self.connected.add(now, -1)
+        self.connected.add(now, -1)   # OPEN or HALF_OPEN: API Gateway stops billing minutes
         reg.close(i, now)
         self._at(self.d_route(), self._disconnect_invoke, (i, int(reg.gen[i])))
 

@@ -28,7 +28,7 @@ def service(concurrency=1_000_000, lifetime=600.0, scaling_rate=1e9, burst=1e9):
 
 def make_fn(svc, name="f", reserved=None, memory_mb=1024):
     cfg = SimpleNamespace(memory_mb=memory_mb, architecture="x86_64", reserved_concurrency=reserved)
-    return svc.function(name, cfg, None, None, 30.0)
+    return svc.function(name, cfg, lambda: 0.0, lambda: 0.0, 30.0)
 
 
 def run_model(arrivals, service_s, lifetime):

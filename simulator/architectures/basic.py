@@ -177,10 +177,8 @@ class BasicArchitecture(ConnectionPaths):
         init = build_dist(cfg.init_s) if cfg.init_s else p["latency.lambda_init_s"]
         handler = build_dist(cfg.handler_s) if cfg.handler_s else p["latency.lambda_handler_s"]
         timeout = cfg.timeout_s or p["lambda.default_timeout_s"]
-        f = self.lam.function(name, cfg, init, handler, timeout)
-        f.d_init = self.s.buffered(f"lambda.{name}.init", init)
-        f.d_handler = self.s.buffered(f"lambda.{name}.handler", handler)
-        return f
+        return self.lam.function(name, cfg, self.s.buffered(f"lambda.{name}.init", init),
+                                 self.s.buffered(f"lambda.{name}.handler", handler), timeout)
 
     # -- scheduling helpers --------------------------------------------------------------------
     def _at(self, delay: float, fn, value) -> None:
@@ -254,8 +252,8 @@ class BasicArchitecture(ConnectionPaths):
             return
         c["apigw.messages.inbound"] += 1 if nbytes <= self._meter else self.apigw.units(nbytes)
         f = self.f_default
-        r = f.invoke(now)
-        if r == 0:
+        t = f.begin(now)
+        if t is None:
             self._pub_rejected("lambda_throttle")
             return
         x = _Ctx()
@@ -272,7 +270,6 @@ class BasicArchitecture(ConnectionPaths):
         x.pages = self.table.pages(rows) if rows > self._one_page_rows else (rows * self._item_bytes,)
         x.page = 0
         x.attempt = 1
-        t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
         pages = x.pages
         if len(pages) == 1 and self.table.query_page(now, ch, pages[0]):
             t_q = t + self.d_page() + pages[0] / MB * self.d_s_per_mb()

@@ -152,26 +152,23 @@ class ConnectionPaths:
         if f is None:
             self._connect_invoke(now, a)
             return
-        r = f.invoke(now)
-        if r == 0:
+        t = f.begin(now)
+        if t is None:
             self.establishing -= 1
             self._reject(now, a, "lambda_throttle")
             return
-        dur = (f.d_init() if r == 2 else 0.0) + f.d_handler()
-        f.finish(now, now + dur)
-        self._at(dur, self._auth_done, a)
+        f.finish(now, t)
+        self._at(t - now, self._auth_done, a)
 
     def _auth_done(self, ev) -> None:
         self._connect_invoke(self.env.now, ev._value)
 
     def _connect_invoke(self, now: float, a: _Attempt) -> None:
-        f = self.f_connect
-        r = f.invoke(now)
-        if r == 0:
+        t = self.f_connect.begin(now)
+        if t is None:
             self.establishing -= 1
             self._reject(now, a, "lambda_throttle")
             return
-        t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
         self._at(t - now, self._connect_put, (a, now, 1))
 
     def _connect_put(self, ev) -> None:
@@ -318,13 +315,11 @@ class ConnectionPaths:
             self.c["disconnect.missed"] += 1
             reg.zombify(i)
             return
-        f = self.f_disconnect
-        r = f.invoke(now)
-        if r == 0:
+        t = self.f_disconnect.begin(now)
+        if t is None:
             self.c["disconnect.throttled"] += 1
             reg.zombify(i)
             return
-        t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
         self._at(t - now, self._disconnect_delete, (i, g, now, 1))
 
     def _disconnect_delete(self, ev) -> None:
@@ -466,11 +461,10 @@ class ConnectionPaths:
         if self.heartbeat.route != "lambda":
             return
         f = self.f_heartbeat
-        r = f.invoke(now)
-        if r == 0:
+        t = f.begin(now)
+        if t is None:
             c["heartbeats.throttled"] += 1
             return
-        t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
         if self.table.update_item(now):
             reg.last_seen[i] = t
         else:
@@ -494,12 +488,11 @@ class ConnectionPaths:
         reg = self.reg
         c = self.c
         f = self.f_sweep
-        r = f.invoke(now)
-        if r == 0:
+        t = f.begin(now)
+        if t is None:
             c["cleanup.sweeps_throttled"] += 1
             return
         c["cleanup.sweeps"] += 1
-        t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
         rows = np.flatnonzero(reg.state != 0)
         pages = self.table.pages(rows.size)
         scanned = 0
@@ -573,13 +566,12 @@ class ConnectionPaths:
         c = self.c
         c["resume.requests"] += 1
         c["apigw.messages.inbound"] += 1
-        r = f.invoke(now) if self._account.try_take(now) else 0
-        if r == 0:
+        t = f.begin(now) if self._account.try_take(now) else None
+        if t is None:
             c["resume.failed"] += 1
             integ.gap_reconnected(a.gap, now, resume_ok=False)
             return
         n, dup = integ.gap_reconnected(a.gap, now, resume_ok=True)
-        t = now + (f.d_init() if r == 2 else 0.0) + f.d_handler()
         if n:
             nbytes = n * (self.payload.mean + self.resume_cfg.item_overhead_bytes)
             for page in self.table.pages_of(nbytes):

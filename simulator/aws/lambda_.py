@@ -51,8 +51,8 @@ class LambdaService:
         self.last = 0.0     # time of the latest invocation (releases are never earlier)
         self._ends: list[tuple[float, int]] = []
 
-    def function(self, name: str, cfg, init_dist, handler_dist, timeout_s: float) -> LambdaFunction:
-        f = LambdaFunction(self, len(self.functions), name, cfg, init_dist, handler_dist, timeout_s)
+    def function(self, name: str, cfg, init_draw, handler_draw, timeout_s: float) -> LambdaFunction:
+        f = LambdaFunction(self, len(self.functions), name, cfg, init_draw, handler_draw, timeout_s)
         self.functions.append(f)
         if f.reserved is not None:
             self.unreserved_limit -= f.reserved
@@ -85,8 +85,8 @@ class LambdaFunction:
     * Billing: duration rounded up to 1 ms, init included, times memory in GB.
     """
 
-    def __init__(self, service: LambdaService, index: int, name: str, cfg, init_dist,
-                 handler_dist, timeout_s: float):
+    def __init__(self, service: LambdaService, index: int, name: str, cfg, init_draw,
+                 handler_draw, timeout_s: float):
         self.svc = service
         self.index = index
         self.name = name
@@ -94,8 +94,8 @@ class LambdaFunction:
         self.architecture = cfg.architecture
         self.reserved = cfg.reserved_concurrency
         self.timeout = float(timeout_s)
-        self.init = init_dist
-        self.handler = handler_dist
+        self.d_init = init_draw          # callables: one draw of the init / handler duration, s
+        self.d_handler = handler_draw
         self.busy = 0
         self.idle: deque[float] = deque()
         self.scaling = TokenBucket(service.scaling_rate, service.scaling_burst)
@@ -155,6 +155,14 @@ class LambdaFunction:
             c["lambda.cold_starts"] += 1
             return 2
         return 1
+
+    def begin(self, now: float) -> float | None:
+        """Invoke at ``now``: the time the handler's own work ends (the init phase first if
+        cold), or None if the invocation is throttled."""
+        r = self.invoke(now)
+        if r == 0:
+            return None
+        return now + (self.d_init() if r == 2 else 0.0) + self.d_handler()
 
     def finish(self, start: float, end: float) -> None:
         """The invocation started at ``start`` ends at ``end`` (>= the current time):

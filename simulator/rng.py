@@ -62,7 +62,3 @@ class BufferedDraws:
             i = 0
         self._i = i + 1
         return self._buf[i]
-
-    def many(self, n: int) -> np.ndarray:
-        """``n`` draws as an array, straight from the generator (not from the block)."""
-        return self.dist.sample(self.rng, n)

@@ -44,20 +44,27 @@ class NoHeartbeat(Heartbeat):
     pass
 
 
-class PingHeartbeat(Heartbeat):
-    kind = "ws_ping"
+class _Periodic(Heartbeat):
+    """A heartbeat every ``interval_s``; the client gives up ``timeout_s`` after a missed one."""
 
     def __init__(self, cfg, params):
         super().__init__(cfg, params)
         self.interval = cfg.interval_s
         self.timeout = cfg.timeout_s
+
+    def client_detection(self, u: float, fallback: float) -> float:
+        # the missing answer, or the client's own means (the OS, its next send), whichever first
+        return min(u * self.interval + self.timeout, fallback)
+
+
+class PingHeartbeat(_Periodic):
+    kind = "ws_ping"
+
+    def __init__(self, cfg, params):
+        super().__init__(cfg, params)
         self.resets_idle = bool(params["behaviour.apigw_ping_resets_idle"])
         self.billed = bool(params["behaviour.apigw_ping_billed"])
         self.uses_throttle = bool(params["behaviour.apigw_ping_uses_throttle"])
-
-    def client_detection(self, u: float, fallback: float) -> float:
-        # the missing pong, or the client's own means (the OS, its next send), whichever first
-        return min(u * self.interval + self.timeout, fallback)
 
     def last_activity(self, connected_at, until):
         if not self.resets_idle:
@@ -66,18 +73,13 @@ class PingHeartbeat(Heartbeat):
         return connected_at + np.floor(np.maximum(until - connected_at, 0.0) / h) * h
 
 
-class AppHeartbeat(Heartbeat):
+class AppHeartbeat(_Periodic):
     kind = "app"
 
     def __init__(self, cfg, params):
         super().__init__(cfg, params)
-        self.interval = cfg.interval_s
-        self.timeout = cfg.timeout_s
         self.route = cfg.route
         self.server_detection = cfg.route == "lambda"
-
-    def client_detection(self, u: float, fallback: float) -> float:
-        return min(u * self.interval + self.timeout, fallback)
 
 
 _KINDS = {"none": NoHeartbeat, "ws_ping": PingHeartbeat, "app": AppHeartbeat}

@@ -59,17 +59,9 @@ class ConcurrencyPool:
             t = heapq.heappop(rel)
             self._move(t)
             self.busy -= 1
-            self._on_release(t)
         self._move(now)
 
-    def _on_release(self, t: float) -> None:
-        """Hook for subclasses (e.g. an execution environment becomes idle at ``t``)."""
-
     # -- operations --------------------------------------------------------------------------
-    def free(self, now: float) -> int:
-        self.advance(now)
-        return self.capacity - self.busy
-
     def try_acquire(self, now: float) -> bool:
         """Loss semantics: take a unit at ``now`` if one is free."""
         self.advance(now)
@@ -103,7 +95,6 @@ class ConcurrencyPool:
             cb(now)
         else:
             self.busy -= 1
-            self._on_release(now)
 
     def release_at(self, t: float) -> None:
         """Schedule a release at time ``t`` without an event (loss pools only)."""

@@ -38,7 +38,7 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None) -> Result:
     env = simpy.Environment()
     rec = Recorder(scn.engine.timeseries_step_s)
     arch = registry.get(scn.architecture)(env, scn, params, streams, rec)
-    _probes(arch, rec)
+    arch.probes(rec)
     arch.start()
     env.process(_sampler(env, arch, rec, scn.engine.timeseries_step_s))
     snaps = {}
@@ -63,38 +63,5 @@ def _sampler(env, arch, rec, step):
     while True:
         yield env.timeout(step)
         now = env.now
-        arch.lam.advance(now)
-        arch.table.tick(now, step)
+        arch.tick(now, step)
         rec.sample(now)
-
-
-def _probes(arch, rec) -> None:
-    reg = arch.reg
-    lam = arch.lam
-    table = arch.table
-    rec.probe("connections_open", lambda t: reg.n_open)
-    rec.probe("connections_half_open", lambda t: reg.n_half)
-    rec.probe("zombie_rows", lambda t: reg.n_zombie + reg.n_closing)
-    rec.probe("stale_rows", lambda t: reg.n_zombie + reg.n_closing + reg.n_half)
-    rec.probe("table_rows", lambda t: reg.n_rows)
-    rec.probe("lambda_concurrency", lambda t: lam.busy)
-    for f in lam.functions:
-        rec.probe(f"lambda_concurrency_{f.name}", lambda t, f=f: f.busy)
-    rec.probe("lambda_concurrency_limit", lambda t: lam.account_limit)
-    rec.probe("lambda_environments", lambda t: sum(f.environments(t) for f in lam.functions))
-    rec.probe("dynamodb_read_capacity_per_s", lambda t: table.capacity.limits()[0])
-    rec.probe("dynamodb_write_capacity_per_s", lambda t: table.capacity.limits()[1])
-    rec.probe("apigw_throttle_tokens", lambda t: arch.apigw.account.level(t))
-    rec.probe("apigw_throttle_rps", lambda t: arch.apigw.account.rate)
-    rec.rate_probe("dynamodb_read_units_per_s", "dynamodb.read_units")
-    rec.rate_probe("dynamodb_write_units_per_s", "dynamodb.write_units")
-    rec.rate_probe("dynamodb_throttles_per_s", "dynamodb.throttles")
-    rec.rate_probe("messages_published_per_s", "messages.published")
-    rec.rate_probe("deliveries_per_s", "deliveries.succeeded")
-    rec.rate_probe("posts_throttled_per_s", "api_gateway.throttled_posts")
-    rec.rate_probe("connections_attempted_per_s", "connections.attempted")
-    rec.rate_probe("connections_rejected_per_s", "connections.rejected")
-    rec.rate_probe("lambda_throttles_per_s", "lambda.throttles")
-    rec.rate_probe("lambda_cold_starts_per_s", "lambda.cold_starts")
-    rec.rate_probe("heartbeats_per_s", "heartbeats.sent")
-    rec.rate_probe("reconnect_attempts_per_s", "connections.reconnect_attempts")

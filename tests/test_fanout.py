@@ -6,6 +6,7 @@ import pytest
 import simpy
 
 from simulator.architectures.fanout import Fanout
+from simulator.aws.api_gateway import AccountThrottle
 from simulator.aws.sdk import RetryPolicy
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.recorder import Recorder
@@ -16,10 +17,11 @@ from simulator.primitives.token_bucket import TokenBucket
 def engine(bucket, P=5, post=0.1, retry=None, done=None):
     env = simpy.Environment()
     results = [] if done is None else done
-    f = Fanout(env, bucket, Fixed(post), Fixed(0.0),
+    rec = Recorder()
+    f = Fanout(env, AccountThrottle(bucket, "r", rec.breaches), Fixed(post), Fixed(0.0),
                retry or RetryPolicy(3, 0.5, 20, 500, 5, 1), P, LogHistogram(),
                np.random.default_rng(1), 0.01, 2000, 256,
-               lambda ctx, res: results.append((env.now, ctx, res)), Recorder(), "r")
+               lambda ctx, res: results.append((env.now, ctx, res)), rec, "r")
     return env, f, results
 
 

@@ -35,13 +35,13 @@ def build(**overrides):
                                  Recorder())
     arch.start()
     closes = []
-    orig = arch._server_close
+    orig = arch.conns.server_close
 
     def spy(now, i):
         closes.append(now)
         orig(now, i)
 
-    arch._server_close = spy
+    arch.conns.server_close = spy
     return env, arch, closes
 
 

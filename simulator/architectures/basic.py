@@ -1,10 +1,12 @@
-"""The article's basic design, one Region:
+"""The article's basic design, one Region, and the API Gateway designs built on it:
 
 * connect: client -> API Gateway (new-connection quota) -> authorizer Lambda -> ``$connect``
-  Lambda -> DynamoDB PutItem -> established;
+  Lambda -> DynamoDB PutItem -> established (:mod:`.apigw_edge`);
 * publish: client -> API Gateway (size limits, account throttle, billed message) ->
-  ``$default`` Lambda -> DynamoDB Query of the channel index (1 MB pages) -> one
-  PostToConnection per subscriber (see :mod:`.fanout`);
+  ``$default`` Lambda -> a delivery strategy: in the basic design (:mod:`.delivery`) a
+  DynamoDB Query of the channel index (1 MB pages) and one PostToConnection per subscriber
+  (:mod:`.fanout`); in the fan-out tier designs, worker Lambdas behind SNS or SQS
+  (:mod:`.tiers`);
 * disconnect: close frame -> ``$disconnect`` Lambda (best effort) -> DeleteItem; or the
   client vanishes: half-open until API Gateway notices, then ``$disconnect``; rows whose
   ``$disconnect`` never ran stay as zombies until a cleanup strategy removes them (410 on a
@@ -22,7 +24,10 @@ import math
 
 import numpy as np
 
-from simulator.architectures.connections import ConnectionPaths
+from simulator.architectures.apigw_edge import ApiGatewayEdge
+from simulator.architectures.base import Draws, RegionStack, common_probes
+from simulator.architectures.connections import Connections
+from simulator.architectures.delivery import DirectFanout
 from simulator.architectures.fanout import Fanout
 from simulator.aws.api_gateway import ApiGateway
 from simulator.aws.dynamodb import Table
@@ -30,12 +35,9 @@ from simulator.aws.lambda_ import LambdaService
 from simulator.aws.sdk import RetryPolicy
 from simulator.lifecycle import Integrity, Reconnect, make_heartbeat
 from simulator.metrics.histogram import LogHistogram
-from simulator.metrics.recorder import Level
 from simulator.primitives.distributions import Fixed, LogNormal
 from simulator.primitives.events import Call
 from simulator.scenario import build_dist
-from simulator.units import MB
-from simulator.workload.arrivals import ArrivalProcess
 from simulator.workload.channels import ChannelPlan
 from simulator.workload.population import OPEN, ConnectionRegistry
 
@@ -68,8 +70,9 @@ class _Ctx:
                  "attempt", "deadline", "record")
 
 
-class BasicArchitecture(ConnectionPaths):
-    """Wires the components of the basic design for one run.
+class BasicArchitecture:
+    """Wires the components of an API Gateway design for one run; the delivery strategy is
+    the class attribute ``delivery_cls`` (the basic design: :class:`DirectFanout`).
 
     Parameters
     ----------
@@ -81,6 +84,7 @@ class BasicArchitecture(ConnectionPaths):
     """
 
     name = "basic"
+    delivery_cls = DirectFanout
 
     def __init__(self, env, scn, params, streams, recorder):
         self.env = env
@@ -92,28 +96,20 @@ class BasicArchitecture(ConnectionPaths):
         self.region = scn.region
         w = scn.workload
         # -- random inputs (named streams) --
-        self.session_dist = build_dist(w.session_s)
         rtt = w.client_rtt_s and build_dist(w.client_rtt_s) or params["latency.client_rtt_s"]
         self.oneway = _half(rtt)
         self.route = params["latency.apigw_route_s"]
-        self.u = streams.buffered("choices", _Uniform())
-        self.d_oneway = streams.buffered("network", self.oneway)
-        self.d_route = streams.buffered("api_gateway", self.route)
-        self.d_item = streams.buffered("dynamodb", params["latency.dynamodb_item_s"])
-        self.d_page = streams.buffered("dynamodb.query", params["latency.dynamodb_query_page_s"])
-        self.d_s_per_mb = streams.buffered("dynamodb.query_mb",
-                                           params["latency.dynamodb_query_s_per_mb"])
-        self.d_backoff = streams.buffered("retries", _Uniform())
+        self.draws = d = Draws.build(streams, self.oneway, self.route, params)
+        self.u = d.u
         # -- workload --
         population = w.clients + getattr(w.arrivals, "extra_clients", 0)
         self.channels = ChannelPlan(build_dist(w.channels.size), max(population, 1),
                                     streams["channels"])
         self.reg = ConnectionRegistry(self.channels.n, capacity=int(w.clients * 1.3) + 64)
-        self.initial = int(round(w.clients * w.initially_connected))
-        self.arrivals = ArrivalProcess(w.arrivals, w.clients, self.initial, self.session_dist.mean)
         self.payload = build_dist(w.publish.payload_bytes)
         # -- components --
-        self.apigw = ApiGateway(params, self.region, scn.aws.api_gateway.other_api_rps)
+        self.apigw = ApiGateway(params, self.region, scn.aws.api_gateway.other_api_rps,
+                                recorder.breaches)
         self.lam = LambdaService(params, recorder, self.region)
         fns = scn.aws.lambda_.functions
         self.f_auth = self._function("authorizer", fns.authorizer) if fns.authorizer else None
@@ -124,45 +120,35 @@ class BasicArchitecture(ConnectionPaths):
         hb_lambda = self.heartbeat.kind == "app" and self.heartbeat.route == "lambda"
         self.f_heartbeat = self._function("heartbeat", fns.heartbeat) if hb_lambda else None
         cleanup = scn.app.cleanup
-        self.sweep = cleanup.sweep
-        self.f_sweep = self._function("sweep", fns.sweep) if self.sweep else None
-        self.ttl = cleanup.ttl
-        self.d_ttl = streams.buffered("dynamodb.ttl", params["latency.dynamodb_ttl_deletion_delay_s"])
+        self.f_sweep = self._function("sweep", fns.sweep) if cleanup.sweep else None
         self.table = Table(params, scn.aws.dynamodb, recorder, self.region)
         self.retry = RetryPolicy.from_params(params)
         self.hist = LogHistogram()
-        self.connect_hist = LogHistogram()
-        self.fanout = Fanout(
-            env, self.apigw.account, params["latency.post_to_connection_s"], self.oneway,
-            self.retry, scn.app.posts_in_flight or params["sdk.http_max_sockets"], self.hist,
-            streams["fanout"], scn.engine.throttle_tick_s, scn.engine.fanout_sample_above,
-            scn.engine.fanout_sample_k, self._fanout_done, recorder, self.region)
-        self.connected = Level()
-        self.establishing = 0
-        self.conn_inflight = 0  # attempts not yet established or refused (measured, not derived)
+        self.zombie_hist = LogHistogram()
+        self.P = scn.app.posts_in_flight or params["sdk.http_max_sockets"]
         self.pub_inflight = 0   # messages between API Gateway and their fan-out
-        self.reset_idle = bool(params["behaviour.apigw_server_messages_reset_idle"])
-        self.miss = float(params["behaviour.apigw_disconnect_miss_fraction"])
-        self.half_detect = float(params["behaviour.apigw_half_open_detection_s"])
-        self.graceful = w.disconnect.graceful_fraction
         self.warmup = scn.warmup_s
         self.echo = w.publish.echo_to_sender
         self.fragments = w.client_fragments_frames
-        self.reconnect = Reconnect(w.reconnect)
-        self.d_blip_detect = streams.buffered("blips.detection", build_dist(w.blips.client_detection_s))
-        self.resume_cfg = scn.app.resume
         self.integrity = Integrity(self.channels.n, scn.app.resume)
-        self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
-                            last_reconnect_s=None) for _ in w.incidents]
-        self.zombie_hist = LogHistogram()
-        self._calendar: list[tuple[float, int, int]] = []
+        self.conns = Connections(env, scn, streams, recorder, self.reg, self.channels,
+                                 self.integrity, self.heartbeat, Reconnect(w.reconnect), d,
+                                 self.region)
+        post = params["latency.post_to_connection_s"]
+        self.edge = ApiGatewayEdge(
+            env, scn, streams, recorder, self.conns, self.apigw, self.table,
+            {"authorizer": self.f_auth, "connect": self.f_connect,
+             "disconnect": self.f_disconnect, "default": self.f_default,
+             "heartbeat": self.f_heartbeat, "sweep": self.f_sweep},
+            self.retry, d, self.heartbeat, self.integrity, self.payload, self.P, post.mean, params)
+        self.conns.attach(self.edge)
+        self.delivery = self.delivery_cls(self)
+        self.regions = {self.region: RegionStack(self.region, self.apigw, self.lam, self.table,
+                                                 self.delivery)}
         # hot-path constants
-        self._account = self.apigw.account
         self._meter = self.apigw.metering
         self._size_limit = (self.apigw.max_payload if self.fragments
                             else min(self.apigw.max_payload, self.apigw.max_frame))
-        self._item_bytes = self.table.item_bytes
-        self._one_page_rows = self.table.page_bytes // self.table.item_bytes
         self._delete_on_410 = cleanup.on_410
         self._filter_expired = cleanup.ttl is not None and cleanup.ttl.filter_expired
         self._history_wu = 0
@@ -180,32 +166,50 @@ class BasicArchitecture(ConnectionPaths):
         return self.lam.function(name, cfg, self.s.buffered(f"lambda.{name}.init", init),
                                  self.s.buffered(f"lambda.{name}.handler", handler), timeout)
 
+    def make_fanout(self, stream: str, on_done, posts_in_flight: int | None = None) -> Fanout:
+        """A fan-out engine posting through this Region's account throttle (random stream
+        ``stream``; ``posts_in_flight`` sockets per Lambda, default the scenario's)."""
+        e = self.scn.engine
+        return Fanout(self.env, self.apigw.throttle, self.p["latency.post_to_connection_s"],
+                      self.oneway, self.retry, posts_in_flight or self.P, self.hist,
+                      self.s[stream], e.throttle_tick_s, e.fanout_sample_above, e.fanout_sample_k,
+                      on_done, self.rec, self.region)
+
     # -- scheduling helpers --------------------------------------------------------------------
-    def _at(self, delay: float, fn, value) -> None:
+    def at(self, delay: float, fn, value) -> None:
         Call(self.env, delay, fn, value)
 
-    def _backoff(self, retry_index: int) -> float:
-        return float(self.retry.delay(retry_index, self.d_backoff()))
+    def backoff(self, retry_index: int) -> float:
+        return float(self.retry.delay(retry_index, self.draws.d_backoff()))
 
-    # -- start -------------------------------------------------------------------------------------
+    # -- the Architecture protocol ---------------------------------------------------------------
     def start(self) -> None:
-        env = self.env
-        w = self.scn.workload
-        self._populate()
-        env.process(self._connection_source())
-        env.process(self._publish_source())
-        env.process(self._calendar_pump())
-        env.process(self._sweeper())
-        if w.blips.per_client_per_h > 0:
-            env.process(self._blip_source())
-        if self.heartbeat.kind == "app":
-            env.process(self._heartbeat_source())
-        if self.heartbeat.kind == "ws_ping":
-            env.process(self._ping_source())
-        if self.sweep is not None:
-            env.process(self._sweep_source())
-        for k, inc in enumerate(w.incidents):
-            self._at(inc.at_s, self._incident, (k, inc))
+        self.conns.start(sources=[self._publish_source()])
+
+    def tick(self, now: float, step: float) -> None:
+        for r in self.regions.values():
+            r.lam.advance(now)
+            r.table.tick(now, step)
+
+    def probes(self, rec) -> None:
+        common_probes(rec, self.reg, self.regions)
+        self.delivery.probes(rec)
+
+    def histograms(self) -> dict:
+        return {"delivery": self.hist, "connect": self.conns.connect_hist,
+                "zombie_lifetime": self.zombie_hist}
+
+    def gauges(self) -> dict:
+        reg = self.reg
+        return {
+            "connections_peak_open": self.conns.connected.peak,
+            "connections_open_end": reg.n_connected,
+            "zombie_rows_end": reg.n_zombie + reg.n_closing,
+            "stale_rows_end": reg.n_zombie + reg.n_closing + reg.n_half,
+            "lambda_peak_concurrency": sum(r.lam.peak for r in self.regions.values()),
+            "delivery_guarantee": self.integrity.guarantee(),
+            "storms": self.conns.storms,
+        }
 
     # -- publishes --------------------------------------------------------------------------------
     def _publish_source(self):
@@ -225,7 +229,7 @@ class BasicArchitecture(ConnectionPaths):
                 arrive = ts + self.oneway.sample(rng, n) + self.route.sample(rng, n)
                 size = self.payload.sample(rng, n)
                 for a, tk, b in zip(arrive.tolist(), ts.tolist(), size.tolist()):
-                    self._at(a - env.now, self._publish_arrive, (tk, b))
+                    self.at(a - env.now, self._publish_arrive, (tk, b))
             t = t1
             yield env.timeout(t - env.now)
 
@@ -244,60 +248,29 @@ class BasicArchitecture(ConnectionPaths):
         if nbytes > self._size_limit:
             self._oversize(now, i, nbytes)
             return
-        if not self._account.try_take(now):
-            self._pub_rejected("apigw_throttle")
+        if not self.apigw.admit(now, "api_gateway:$default"):
+            self.pub_rejected("apigw_throttle")
             c["api_gateway.throttled_messages"] += 1
-            self.rec.breaches.add(now, "api_gateway.account_throttle", "api_gateway:$default",
-                                  self.region)
             return
         c["apigw.messages.inbound"] += 1 if nbytes <= self._meter else self.apigw.units(nbytes)
         f = self.f_default
         t = f.begin(now)
         if t is None:
-            self._pub_rejected("lambda_throttle")
+            self.pub_rejected("lambda_throttle")
             return
         x = _Ctx()
         x.t_pub = t_pub
         x.start = now
         x.sender = i
         x.gen = reg.gen[i]
-        ch = int(reg.channel[i])
-        x.channel = ch
+        x.channel = int(reg.channel[i])
         x.nbytes = nbytes
         x.deadline = now + f.timeout
         x.record = t_pub >= self.warmup
-        rows = reg.live[ch] + reg.half[ch] + reg.gone[ch]
-        x.pages = self.table.pages(rows) if rows > self._one_page_rows else (rows * self._item_bytes,)
-        x.page = 0
-        x.attempt = 1
-        pages = x.pages
-        if len(pages) == 1 and self.table.query_page(now, ch, pages[0]):
-            t_q = t + self.d_page() + pages[0] / MB * self.d_s_per_mb()
-            if t_q < x.deadline and self._fan_direct(now, t_q, x):
-                return
-            self._at(t_q - now, self._query_done, x)
-            return
-        self._query(now, t, x)
+        self.delivery.begin(now, t, x)
 
-    def _fan_direct(self, now: float, t_q: float, x: _Ctx) -> bool:
-        """When the query needs one page and the throttle does not bind, compute the
-        fan-out now for its start at ``t_q`` (the query's response), one event fewer per
-        message: the channel's rows are read and the post tokens taken at ``now``, a few
-        ms early. Returns False (nothing done) when the throttle would bind."""
-        reg = self.reg
-        ch = x.channel
-        live = reg.live[ch] - (0 if self.echo else 1)   # the sender is OPEN at ``now``
-        half = reg.half[ch]
-        gone = reg.gone[ch]
-        if self._filter_expired and gone:
-            gone -= reg.expired_zombies(ch, now)
-        n = live + half + gone
-        if not self.fanout.can_fast(now, n):
-            return False
-        self._published(t_q, x, live, half, gone, now)
-        return True
-
-    def _pub_rejected(self, why: str) -> None:
+    def pub_rejected(self, why: str) -> None:
+        """A message is refused before its fan-out starts (``why``: the limit)."""
         self.pub_inflight -= 1
         self.c["publishes.rejected"] += 1
         self.c[f"publishes.rejected.{why}"] += 1
@@ -305,57 +278,32 @@ class BasicArchitecture(ConnectionPaths):
     def _oversize(self, now: float, i: int, nbytes: float) -> None:
         """API Gateway closes a connection that sends a message above its size limits (1009)."""
         why = self.apigw.payload_verdict(nbytes, self.fragments)
-        self._pub_rejected("oversize")
+        self.pub_rejected("oversize")
         self.rec.breaches.add(now, f"api_gateway.max_{why}_bytes", "api_gateway:$default",
                               self.region)
-        self._drop(now, i, "oversize")
+        self.conns.drop(now, i, "oversize")
 
-    def _query(self, now: float, t: float, x: _Ctx) -> None:
-        """Issue page ``x.page`` of the subscriber query (capacity taken at ``now``); the
-        response arrives as an event at ``t`` + latency."""
-        nbytes = x.pages[x.page]
-        if self.table.query_page(now, x.channel, nbytes):
-            lat = self.d_page() + nbytes / MB * self.d_s_per_mb()
-            x.attempt = 1
-            self._at(t + lat - now, self._query_done, x)
-            return
-        if x.attempt < self.retry.max_attempts:
-            retry_at = t + self.d_item() + self._backoff(x.attempt - 1)
-            x.attempt += 1
-            self._at(retry_at - now, self._query_retry, x)
-            return
-        self._pub_rejected("dynamodb_throttle")
-        self.f_default.finish(x.start, t + self.d_item())
-
-    def _query_retry(self, ev) -> None:
-        now = self.env.now
-        self._query(now, now, ev._value)
-
-    def _query_done(self, ev) -> None:
-        now = self.env.now
-        x = ev._value
-        x.page += 1
-        if now >= x.deadline:
-            self._pub_rejected("lambda_timeout")
-            self.f_default.finish(x.start, x.deadline)
-            return
-        if x.page < len(x.pages):
-            self._query(now, now, x)
-            return
+    # -- services for the delivery strategies ----------------------------------------------------
+    def recipients(self, now: float, x: _Ctx, sender_open: bool = False) -> tuple[int, int, int]:
+        """Rows of the message's channel at ``now``: (live, half-open, gone), the sender
+        excepted unless messages echo (``sender_open``: the sender is known to be open)."""
         reg = self.reg
         ch = x.channel
         live = reg.live[ch]
-        i = x.sender
-        if not self.echo and reg.state[i] == OPEN and reg.gen[i] == x.gen:
-            live -= 1
+        if not self.echo:
+            if sender_open:
+                live -= 1
+            elif reg.state[x.sender] == OPEN and reg.gen[x.sender] == x.gen:
+                live -= 1
+        half = reg.half[ch]
         gone = reg.gone[ch]
         if self._filter_expired and gone:
             gone -= reg.expired_zombies(ch, now)
-        self._published(now, x, live, reg.half[ch], gone)
+        return live, half, gone
 
-    def _published(self, now: float, x: _Ctx, live: int, half: int, gone: int,
-                   t_tokens: float | None = None) -> None:
-        """The subscriber list is in: count the message and start its fan-out at ``now``."""
+    def message_published(self, now: float, x: _Ctx, live: int, half: int, gone: int) -> None:
+        """The subscriber list of ``x`` is known at ``now``: count the message, its intended
+        recipients and its posts to come."""
         c = self.c
         c["messages.published"] += 1
         self.pub_inflight -= 1
@@ -364,25 +312,8 @@ class BasicArchitecture(ConnectionPaths):
         self.integrity.published(x.channel, now, live)
         if self._history_wu:
             c["dynamodb.history_write_units"] += self._history_wu
-        res = self.fanout.start(now, x.t_pub, live, half, gone, x.deadline, x.record, x,
-                                t_tokens)
-        if res is not None:
-            self._fanout_done(x, res)
 
-    def _fanout_done(self, x: _Ctx, res) -> None:
-        self._count(x, res)
-        end = res.end
-        if res.gone and self._delete_on_410:
-            k = self.reg.delete_zombies(x.channel, self.env.now)
-            if k:
-                now = self.env.now
-                for _ in range(k):
-                    self.table.write_item(now, x.channel)
-                self.c["dynamodb.deletes_on_410"] += k
-                end = min(end + self.d_item(), x.deadline)
-        self.f_default.finish(x.start, end)
-
-    def _count(self, x: _Ctx, res) -> None:
+    def count_posts(self, x: _Ctx, res) -> None:
         """Count a fan-out's decided posts (totals derived in ``finalize``)."""
         c = self.c
         c["deliveries.succeeded"] += res.succeeded
@@ -399,15 +330,29 @@ class BasicArchitecture(ConnectionPaths):
             c["apigw.messages.outbound"] += units * delivered
             c["data_transfer.out_bytes"] += x.nbytes * delivered
 
+    def delete_on_410(self, x: _Ctx, res, end: float) -> float:
+        """With ``cleanup.on_410``, the posting Lambda deletes the rows that answered 410;
+        returns when it is done (its deadline at the latest)."""
+        if res.gone and self._delete_on_410:
+            k = self.reg.delete_zombies(x.channel, self.env.now)
+            if k:
+                now = self.env.now
+                for _ in range(k):
+                    self.table.write_item(now, x.channel)
+                self.c["dynamodb.deletes_on_410"] += k
+                return min(end + self.draws.d_item(), x.deadline)
+        return end
+
     # -- usage ---------------------------------------------------------------------------------------
     def usage_snapshot(self, now: float) -> dict:
-        """Billable counters at ``now`` (the engine takes one at the end of the warm-up)."""
-        self.connected.close(now)
+        """Billable quantities at ``now`` per Region and item (``usage``), and the
+        quantities the cost breakdowns need (``aux``)."""
+        conn = self.conns.connected
+        conn.close(now)
         c = self.c
-        return {
-            "t": now,
+        usage = {
             "apigw.messages": c["apigw.messages.inbound"] + c["apigw.messages.outbound"],
-            "apigw.connection_minutes": self.connected.area / 60.0,
+            "apigw.connection_minutes": conn.area / 60.0,
             "lambda.requests": c["lambda.requests"],
             "lambda.gb_seconds.x86_64": c.get("lambda.gb_seconds.x86_64", 0.0),
             "lambda.gb_seconds.arm64": c.get("lambda.gb_seconds.arm64", 0.0),
@@ -416,8 +361,11 @@ class BasicArchitecture(ConnectionPaths):
             "dynamodb.write_request_units": (c["dynamodb.write_units"]
                                              + c["dynamodb.history_write_units"]),
             "data_transfer.internet_gb": c["data_transfer.out_bytes"] / 1e9,
+            **self.delivery.usage(),
+        }
+        aux = {
             "deliveries": c["deliveries.succeeded"],
-            "connected_seconds": self.connected.area,
+            "connected_seconds": conn.area,
             "table_gb": (self.reg.n_rows * 2 * self.table.item_bytes
                          + self._history_bytes(now)) / 1e9,
             "stale_posts": c["deliveries.stale_lost"] + c["deliveries.stale_gone"],
@@ -426,30 +374,30 @@ class BasicArchitecture(ConnectionPaths):
                       + c["deliveries.stale_gone"]),
             "default_gb_seconds": c["lambda.default.gb_seconds"],
         }
+        return {"t": now, "usage": {self.region: usage}, "aux": aux}
 
     def _history_bytes(self, now: float) -> float:
         """Bytes held by the history table (messages within the retention)."""
         if not self._history_wu:
             return 0.0
-        keep = min(self.resume_cfg.retention_s, max(now, 0.0))
+        keep = min(self.scn.app.resume.retention_s, max(now, 0.0))
         rate = self.c["messages.published"] / max(now, 1e-9)
-        return rate * keep * (self.payload.mean + self.resume_cfg.item_overhead_bytes)
+        return rate * keep * (self.payload.mean + self.scn.app.resume.item_overhead_bytes)
 
     # -- end of run ------------------------------------------------------------------------------
     def finalize(self, now: float) -> None:
-        for x, partial in self.fanout.partial():
-            self._count(x, partial)
-        self.fanout.flush()
-        self.connected.close(now)
-        self.lam.advance(now)
+        self.delivery.finalize(now)
+        conn = self.conns.connected
+        conn.close(now)
+        self.tick_lambda(now)
         c = self.c
-        c["apigw.connection_minutes"] = self.connected.area / 60.0
+        c["apigw.connection_minutes"] = conn.area / 60.0
         c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
         c["apigw.messages"] = c["apigw.messages.inbound"] + c["apigw.messages.outbound"]
         c["api_gateway.posts"] = (c["deliveries.succeeded"] + c["deliveries.stale"]
                                   + c["api_gateway.throttled_posts"])
-        c["deliveries.in_flight"] = self.fanout.in_flight_posts
-        c["connections.in_flight"] = self.conn_inflight
+        c["deliveries.in_flight"] = self.delivery.in_flight_posts
+        c["connections.in_flight"] = self.conns.conn_inflight
         c["publishes.in_flight"] = self.pub_inflight
         # zombie rows: lifetimes of those removed, and the ones still there (censored at the end)
         reg = self.reg
@@ -460,24 +408,11 @@ class BasicArchitecture(ConnectionPaths):
         if alive.size:
             self.zombie_hist.add(np.maximum(now - reg.gone_at[alive], 1e-6))
         c["zombie_rows.censored"] = alive.size
-        integ = self.integrity
-        c["integrity.intended"] = integ.intended
-        c["integrity.delivered"] = integ.delivered
-        c["integrity.recovered"] = integ.recovered
-        c["integrity.duplicated"] = integ.duplicated
-        c["integrity.duplicates_suppressed"] = integ.dup_suppressed
-        c["integrity.lost"] = integ.lost
-        c["integrity.missed"] = integ.missed
-        c["integrity.pending"] = integ.pending + self.fanout.in_flight_live_posts
+        self.integrity.count(c, self.delivery.in_flight_live_posts)
 
-
-class _Uniform:
-    """U(0, 1) as a distribution object (for buffered draws)."""
-
-    mean = 0.5
-
-    def sample(self, rng, n):
-        return rng.random(n)
+    def tick_lambda(self, now: float) -> None:
+        for r in self.regions.values():
+            r.lam.advance(now)
 
 
 _COUNTERS = (

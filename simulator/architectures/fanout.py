@@ -60,8 +60,8 @@ class Fanout:
     Parameters
     ----------
     env : simpy.Environment
-    bucket : TokenBucket
-        API Gateway's account throttle.
+    throttle : AccountThrottle
+        API Gateway's account throttle (every post spends a token).
     post_dist, downlink_dist : Distribution
         PostToConnection call latency; one-way API Gateway -> client latency (seconds).
     retry : RetryPolicy
@@ -78,11 +78,12 @@ class Fanout:
     region : str
     """
 
-    def __init__(self, env, bucket, post_dist, downlink_dist, retry, posts_in_flight: int,
+    def __init__(self, env, throttle, post_dist, downlink_dist, retry, posts_in_flight: int,
                  hist: LogHistogram, rng: np.random.Generator, tick_s: float, sample_above: int,
                  sample_k: int, on_done: Callable, recorder, region: str):
         self.env = env
-        self.bucket = bucket
+        self.throttle = throttle
+        self.bucket = throttle.bucket
         self.post = post_dist
         self.down = downlink_dist
         self.retry = retry
@@ -367,15 +368,13 @@ class Fanout:
         req = ready & (AT > 0)
         K = int(req.sum())
         if K:
-            G = self.bucket.take_up_to(t, K)
+            G = self.throttle.admit(t, "api_gateway:@connections", K)
             ridx = np.flatnonzero(req)
             if G < K:
                 keys = rng.random(K)
                 cut = np.argpartition(keys, G)[:G] if G > 0 else np.empty(0, dtype=np.int64)
                 gmask = np.zeros(K, dtype=bool)
                 gmask[cut] = True
-                self.rec.breaches.add(t, "api_gateway.account_throttle", "api_gateway:@connections",
-                                      self.region, K - G)
                 self.rec.c["api_gateway.throttled_posts"] += K - G
             else:
                 gmask = np.ones(K, dtype=bool)

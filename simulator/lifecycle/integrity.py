@@ -57,6 +57,18 @@ class Integrity:
                 del t[:cut]
                 self.base[ch] += cut
 
+    def count(self, c, in_flight_live_posts: int = 0) -> None:
+        """Write the ledger's totals into the counters ``c`` (at the end of a run);
+        posts still in flight to live recipients count as pending."""
+        c["integrity.intended"] = self.intended
+        c["integrity.delivered"] = self.delivered
+        c["integrity.recovered"] = self.recovered
+        c["integrity.duplicated"] = self.duplicated
+        c["integrity.duplicates_suppressed"] = self.dup_suppressed
+        c["integrity.lost"] = self.lost
+        c["integrity.missed"] = self.missed
+        c["integrity.pending"] = self.pending + in_flight_live_posts
+
     def posts(self, delivered: int, failed: int) -> None:
         """Posts to connected recipients: delivered, or failed (throttled out, timed out)."""
         self.delivered += delivered

@@ -54,22 +54,27 @@ class Result:
     def __init__(self, scn, params, arch, rec, snaps: dict, sim_events: int, wall_seconds: float):
         self.scenario = scn
         self.params = params
-        self.histogram = arch.hist
-        self.connect_histogram = arch.connect_hist
+        hists = arch.histograms()
+        self.histogram = hists["delivery"]
+        self.connect_histogram = hists["connect"]
+        self.zombie_histogram = hists["zombie_lifetime"]
         self.counters = dict(rec.c)
         self.timeseries = rec.timeseries()
         self.breaches = rec.breaches.frame()
         month_s = params["billing.hours_per_month"] * 3600.0
-        start = snaps.get("warmup") or _ZERO
         end = snaps["end"]
-        self.usage, _ = _usage_between(_ZERO, end, scn, month_s)
+        zero = _zero(end)
+        start = snaps.get("warmup") or zero
+        self.usage_by_region, _ = _usage_between(zero, end, scn, month_s)
+        self.usage = _home(self.usage_by_region, scn.region)
         measured, window_s = _usage_between(start, end, scn, month_s)
+        measured = _home(measured, scn.region)
         self.monthly_usage, self.cost_projection = project_month(
             measured, window_s, month_s, scn.billing.hourly_load)
         self.costs, self.monthly_costs, self.cost_note = _price_both(self, scn)
         extra = _cost_keys(self, start, end, window_s, month_s)
         extra["zombie_cost_usd_per_month"] = _zombie_cost(self, scn, start, end, window_s, month_s)
-        self.summary = _summary(self, arch, sim_events, wall_seconds, extra)
+        self.summary = _summary(self, arch.gauges(), sim_events, wall_seconds, extra)
 
     def quantile(self, q: float) -> float:
         """Delivery latency (ms) at quantile ``q`` (publish -> receipt, after warm-up)."""
@@ -132,26 +137,46 @@ def _storm_keys(storms: list[dict], duration_s: float) -> dict:
     }
 
 
-_LOAD_ITEMS = ("apigw.messages", "apigw.connection_minutes", "lambda.requests",
-               "lambda.gb_seconds.x86_64", "lambda.gb_seconds.arm64",
-               "dynamodb.read_request_units", "dynamodb.write_request_units",
-               "data_transfer.internet_gb")
-_ZERO = {"t": 0.0, **{k: 0.0 for k in _LOAD_ITEMS}, "deliveries": 0.0, "connected_seconds": 0.0,
-         "table_gb": 0.0, "stale_posts": 0.0, "stale_billed": 0.0, "posts": 0.0,
-         "default_gb_seconds": 0.0}
+def _zero(end: dict) -> dict:
+    """A snapshot of nothing, shaped like ``end``."""
+    return {"t": 0.0, "usage": {r: {k: 0.0 for k in u} for r, u in end["usage"].items()},
+            "aux": {k: 0.0 for k in end["aux"]}}
+
+
+def _home(by_region: dict, region: str) -> dict:
+    """The usage of a one-Region design as one ``item -> quantity`` dict."""
+    if set(by_region) != {region}:
+        raise ValueError(f"usage reported for Regions {sorted(by_region)}; this Result prices "
+                         f"one Region ({region!r})")
+    return by_region[region]
 
 
 def _usage_between(a: dict, b: dict, scn, month_s: float) -> tuple[dict, float]:
-    """Billable quantities between two snapshots, named as ``simulator.price`` expects."""
+    """Billable quantities between two snapshots, per Region, named as ``simulator.price``
+    expects. Every item a component reports must be in that Region's price book."""
+    from simulator.costs import price_book
+
+    book = price_book()
     secs = b["t"] - a["t"]
-    u = {k: b[k] - a[k] for k in _LOAD_ITEMS}
-    cap = scn.aws.dynamodb.capacity
-    if cap.mode != "on_demand":
-        del u["dynamodb.read_request_units"], u["dynamodb.write_request_units"]
-        u["dynamodb.rcu_hours"] = cap.read_units_per_s * secs / 3600.0
-        u["dynamodb.wcu_hours"] = cap.write_units_per_s * secs / 3600.0
-    u["dynamodb.storage_gb_months"] = b["table_gb"] * secs / month_s
-    return u, secs
+    out = {}
+    for region, items in b["usage"].items():
+        known = book.items.get(region)
+        unknown = [] if known is None else sorted(k for k in items if k not in known)
+        if unknown:
+            raise ValueError(
+                f"the model reports billable items {unknown} in {region} that "
+                f"data/pricing/{region}.yaml does not price; add them there (with a source) "
+                "or stop reporting them")
+        u = {k: v - a["usage"][region].get(k, 0.0) for k, v in items.items()}
+        cap = scn.aws.dynamodb.capacity
+        if "dynamodb.read_request_units" in u and cap.mode != "on_demand":
+            del u["dynamodb.read_request_units"], u["dynamodb.write_request_units"]
+            u["dynamodb.rcu_hours"] = cap.read_units_per_s * secs / 3600.0
+            u["dynamodb.wcu_hours"] = cap.write_units_per_s * secs / 3600.0
+        if "table_gb" in b["aux"]:
+            u["dynamodb.storage_gb_months"] = b["aux"]["table_gb"] * secs / month_s
+        out[region] = u
+    return out, secs
 
 
 def _price_both(res: Result, scn):
@@ -171,6 +196,7 @@ def _cost_keys(res: Result, start: dict, end: dict, window_s: float, month_s: fl
     if res.cost_note:
         return {"cost_usd": None, "cost_usd_per_month": None, "cost_note": res.cost_note}
     month = float(res.monthly_costs["cost_usd"].sum())
+    end, start = end["aux"], start["aux"]
     users = (end["connected_seconds"] - start["connected_seconds"]) / window_s
     load = sum(res.scenario.billing.hourly_load or [1.0]) / len(res.scenario.billing.hourly_load or [1.0])
     deliveries_month = (end["deliveries"] - start["deliveries"]) * month_s / window_s * load
@@ -194,7 +220,9 @@ def _zombie_cost(res: Result, scn, a: dict, b: dict, window_s: float, month_s: f
         return None
     from simulator.costs import price
 
-    posts = b["posts"] - a["posts"]
+    ua, ub = a["usage"][scn.region], b["usage"][scn.region]
+    a, b = a["aux"], b["aux"]
+    posts = b.get("posts", 0.0) - a.get("posts", 0.0)
     if posts <= 0:
         return 0.0
     share = (b["stale_posts"] - a["stale_posts"]) / posts
@@ -202,14 +230,14 @@ def _zombie_cost(res: Result, scn, a: dict, b: dict, window_s: float, month_s: f
     window = {
         "apigw.messages": b["stale_billed"] - a["stale_billed"],
         f"lambda.gb_seconds.{arch}": share * (b["default_gb_seconds"] - a["default_gb_seconds"]),
-        "dynamodb.read_request_units": share * (b["dynamodb.read_request_units"]
-                                                - a["dynamodb.read_request_units"]),
+        "dynamodb.read_request_units": share * (ub["dynamodb.read_request_units"]
+                                                - ua["dynamodb.read_request_units"]),
     }
     month, _ = project_month(window, window_s, month_s, scn.billing.hourly_load)
     return float(price(month, scn.region, scn.billing.free_tier)["cost_usd"].sum())
 
 
-def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> dict:
+def _summary(res: Result, g: dict, sim_events: int, wall: float, extra: dict) -> dict:
     c = res.counters
     h = res.histogram
     scn = res.scenario
@@ -227,8 +255,8 @@ def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> di
         "connections_rejected": c["connections.rejected"],
         "connections_in_flight": c["connections.in_flight"],
         "connections_initial": c["connections.initial"],
-        "connections_peak_open": arch.connected.peak,
-        "connections_open_end": arch.reg.n_connected,
+        "connections_peak_open": g["connections_peak_open"],
+        "connections_open_end": g["connections_open_end"],
         "connections_reconnect_attempts": c["connections.reconnect_attempts"],
         "connections_abandoned": c["connections.abandoned"],
         "connections_blips": c["connections.blips"],
@@ -252,7 +280,7 @@ def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> di
         "lambda_invocations": c["lambda.requests"],
         "lambda_throttles": c["lambda.throttles"],
         "lambda_cold_starts": c["lambda.cold_starts"],
-        "lambda_peak_concurrency": arch.lam.peak,
+        "lambda_peak_concurrency": g["lambda_peak_concurrency"],
         "lambda_gb_seconds": c.get("lambda.gb_seconds.x86_64", 0.0) + c.get("lambda.gb_seconds.arm64", 0.0),
         "dynamodb_read_units": c["dynamodb.read_units"],
         "dynamodb_write_units": c["dynamodb.write_units"],
@@ -260,15 +288,15 @@ def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> di
         "apigw_throttled_requests": c["api_gateway.throttled_posts"] + c["api_gateway.throttled_messages"],
         "apigw_messages_billed": c["apigw.messages"],
         "apigw_connection_minutes": c["apigw.connection_minutes"],
-        "zombie_rows_end": arch.reg.n_zombie + arch.reg.n_closing,
-        "stale_rows_end": arch.reg.n_zombie + arch.reg.n_closing + arch.reg.n_half,
+        "zombie_rows_end": g["zombie_rows_end"],
+        "stale_rows_end": g["stale_rows_end"],
         "stale_rows_peak": (float(res.timeseries["stale_rows"].max())
                             if len(res.timeseries) else 0.0),
         "stale_post_share": (c["deliveries.stale"] / c["api_gateway.posts"]
                              if c["api_gateway.posts"] else 0.0),
-        "zombie_lifetime_p50_s": _s(arch.zombie_hist.quantile(0.5)),
-        "zombie_lifetime_p99_s": _s(arch.zombie_hist.quantile(0.99)),
-        "zombie_rows_removed": arch.zombie_hist.n,
+        "zombie_lifetime_p50_s": _s(res.zombie_histogram.quantile(0.5)),
+        "zombie_lifetime_p99_s": _s(res.zombie_histogram.quantile(0.99)),
+        "zombie_rows_removed": res.zombie_histogram.n,
         "deletes_on_410": c["dynamodb.deletes_on_410"],
         "sweep_deletes": c["cleanup.sweep_deletes"],
         "ttl_deletes": c["cleanup.ttl_deletes"],
@@ -285,8 +313,8 @@ def _summary(res: Result, arch, sim_events: int, wall: float, extra: dict) -> di
         "messages_lost": c["integrity.lost"],
         "messages_pending": c["integrity.pending"],
         "messages_missed": c["integrity.missed"],
-        "delivery_guarantee": arch.integrity.guarantee(),
-        **_storm_keys(arch.storms, res.scenario.duration_s),
+        "delivery_guarantee": g["delivery_guarantee"],
+        **_storm_keys(g["storms"], res.scenario.duration_s),
         "breaches_total": float(br["count"].sum()) if len(br) else 0.0,
         "first_breach_quota": None if first is None else str(first["quota"]),
         "first_breach_time_s": None if first is None else float(first["time_s"]),

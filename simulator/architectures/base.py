@@ -1,0 +1,139 @@
+"""What every design gives the engine and :class:`~simulator.metrics.result.Result`: the
+:class:`Architecture` protocol, its components grouped per Region (:class:`RegionStack`),
+the shared buffered draws (:class:`Draws`) and the probes every design records.
+
+Random streams are named (``rng.Streams``): a component draws from its own stream, so adding a
+component (or a design that has more of them) leaves every other stream, and the workload,
+unchanged: common random numbers across the designs compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+class Architecture(Protocol):
+    """A design, wired for one run.
+
+    Attributes
+    ----------
+    name : str
+        Its registry name.
+    regions : dict
+        Region -> :class:`RegionStack`.
+    """
+
+    name: str
+    regions: dict
+
+    def start(self) -> None:
+        """Start the processes (at t = 0)."""
+
+    def tick(self, now: float, step: float) -> None:
+        """Periodic bookkeeping, every ``step`` seconds (capacity modes, Lambda environments)."""
+
+    def probes(self, rec) -> None:
+        """Register the time-series probes on the recorder."""
+
+    def usage_snapshot(self, now: float) -> dict:
+        """``{"t": now, "usage": {region: {item: quantity}}, "aux": {...}}``: cumulative
+        billable quantities by Region and price-book item, and the quantities the cost
+        breakdowns need (``deliveries``, ``connected_seconds``, ``table_gb``, ...)."""
+
+    def finalize(self, now: float) -> None:
+        """Settle what is in flight at the end and derive the total counters."""
+
+    def histograms(self) -> dict:
+        """``delivery`` (publish -> receipt), ``connect`` (attempt -> open) and
+        ``zombie_lifetime`` latency histograms, seconds."""
+
+    def gauges(self) -> dict:
+        """End-of-run values: ``connections_peak_open``, ``connections_open_end``,
+        ``zombie_rows_end``, ``stale_rows_end``, ``lambda_peak_concurrency``,
+        ``delivery_guarantee``, ``storms``."""
+
+
+@dataclass
+class RegionStack:
+    """The components of one Region (None where a design has no such component)."""
+
+    region: str
+    edge_gateway: Any      # ApiGateway, or the edge service of designs without one
+    lam: Any               # LambdaService or None
+    table: Any             # Table or None
+    delivery: Any          # the delivery strategy
+
+
+class _Uniform:
+    """U(0, 1) as a distribution object (for buffered draws)."""
+
+    mean = 0.5
+
+    def sample(self, rng, n):
+        return rng.random(n)
+
+
+@dataclass
+class Draws:
+    """Buffered draws shared by the components of a design (one named stream each)."""
+
+    u: Any            # U(0,1): choices (which client publishes, graceful or not, ...)
+    d_oneway: Any     # client <-> Region, one way
+    d_route: Any      # the edge's processing of a request
+    d_item: Any       # DynamoDB item call
+    d_page: Any       # DynamoDB query page
+    d_s_per_mb: Any   # DynamoDB query seconds per MB
+    d_backoff: Any    # U(0,1) for retry jitter
+
+    @classmethod
+    def build(cls, streams, oneway, route, params) -> Draws:
+        return cls(
+            u=streams.buffered("choices", _Uniform()),
+            d_oneway=streams.buffered("network", oneway),
+            d_route=streams.buffered("api_gateway", route),
+            d_item=streams.buffered("dynamodb", params["latency.dynamodb_item_s"]),
+            d_page=streams.buffered("dynamodb.query", params["latency.dynamodb_query_page_s"]),
+            d_s_per_mb=streams.buffered("dynamodb.query_mb",
+                                        params["latency.dynamodb_query_s_per_mb"]),
+            d_backoff=streams.buffered("retries", _Uniform()),
+        )
+
+
+def common_probes(rec, reg, regions: dict) -> None:
+    """The time series every design records (connections, Lambda, DynamoDB, API Gateway
+    where the design has them; rates of the counters)."""
+    rec.probe("connections_open", lambda t: reg.n_open)
+    rec.probe("connections_half_open", lambda t: reg.n_half)
+    rec.probe("zombie_rows", lambda t: reg.n_zombie + reg.n_closing)
+    rec.probe("stale_rows", lambda t: reg.n_zombie + reg.n_closing + reg.n_half)
+    rec.probe("table_rows", lambda t: reg.n_rows)
+    stacks = list(regions.values())
+    lams = [r.lam for r in stacks if r.lam is not None]
+    rec.probe("lambda_concurrency", lambda t: sum(lam.busy for lam in lams))
+    for lam in lams:
+        for f in lam.functions:
+            rec.probe(f"lambda_concurrency_{f.name}", lambda t, f=f: f.busy)
+    rec.probe("lambda_concurrency_limit", lambda t: sum(lam.account_limit for lam in lams))
+    rec.probe("lambda_environments",
+              lambda t: sum(f.environments(t) for lam in lams for f in lam.functions))
+    tables = [r.table for r in stacks if r.table is not None]
+    rec.probe("dynamodb_read_capacity_per_s",
+              lambda t: sum(tb.capacity.limits()[0] for tb in tables))
+    rec.probe("dynamodb_write_capacity_per_s",
+              lambda t: sum(tb.capacity.limits()[1] for tb in tables))
+    gws = [r.edge_gateway for r in stacks if hasattr(r.edge_gateway, "account")]
+    rec.probe("apigw_throttle_tokens", lambda t: sum(g.account.level(t) for g in gws))
+    rec.probe("apigw_throttle_rps", lambda t: sum(g.account.rate for g in gws))
+    rec.rate_probe("dynamodb_read_units_per_s", "dynamodb.read_units")
+    rec.rate_probe("dynamodb_write_units_per_s", "dynamodb.write_units")
+    rec.rate_probe("dynamodb_throttles_per_s", "dynamodb.throttles")
+    rec.rate_probe("messages_published_per_s", "messages.published")
+    rec.rate_probe("deliveries_per_s", "deliveries.succeeded")
+    rec.rate_probe("posts_throttled_per_s", "api_gateway.throttled_posts")
+    rec.rate_probe("connections_attempted_per_s", "connections.attempted")
+    rec.rate_probe("connections_rejected_per_s", "connections.rejected")
+    rec.rate_probe("lambda_throttles_per_s", "lambda.throttles")
+    rec.rate_probe("lambda_cold_starts_per_s", "lambda.cold_starts")
+    rec.rate_probe("heartbeats_per_s", "heartbeats.sent")
+    rec.rate_probe("reconnect_attempts_per_s", "connections.reconnect_attempts")

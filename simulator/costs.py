@@ -213,7 +213,7 @@ def _row(it: PriceItem, q: float, usd: float, tier: str) -> dict:
 def _fmt(x: float) -> str:
     if math.isinf(x):
         return "inf"
-    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+    for div, suf in ((1e9, "B"), (1e6, "M"), (1e3, "k")):  # not a catalog value
         if x >= div:
             return f"{x / div:g}{suf}"
     return f"{x:g}"

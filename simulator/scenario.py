@@ -170,7 +170,7 @@ class ReconnectPolicy(Model):
 
     policy: Literal["none", "immediate", "backoff"] = "backoff"
     base_s: PosFloat = 1.0
-    cap_s: PosFloat = 30.0
+    cap_s: PosFloat = 30.0  # not a catalog value (the client's policy)
     jitter: Literal["full", "equal", "none"] = "full"
     max_attempts: PosInt | None = 10
 
@@ -256,7 +256,7 @@ class Functions(Model):
     authorizer: FunctionConfig | None = FunctionConfig(memory_mb=256)
     connect: FunctionConfig = FunctionConfig(memory_mb=256)
     disconnect: FunctionConfig = FunctionConfig(memory_mb=256)
-    default: FunctionConfig = FunctionConfig(memory_mb=512, timeout_s=30)
+    default: FunctionConfig = FunctionConfig(memory_mb=512, timeout_s=30)  # not a catalog value
     # defaults of the architect's configuration (not catalog values)
     heartbeat: FunctionConfig = FunctionConfig(memory_mb=128, timeout_s=5)  # not a catalog value
     sweep: FunctionConfig = FunctionConfig(memory_mb=512, timeout_s=300)  # not a catalog value
@@ -424,7 +424,7 @@ class EngineConfig(Model):
     throttle_tick_s: Annotated[float, Field(gt=0, le=0.1)] = 0.01  # not a catalog value
     window_s: Annotated[float, Field(gt=0, le=10)] = 1.0
     idle_check_s: Annotated[float, Field(gt=0, le=60)] = 5.0  # not a catalog value
-    fanout_sample_above: PosInt = 2000
+    fanout_sample_above: PosInt = 2000  # not a catalog value
     fanout_sample_k: PosInt = 256
 
 

@@ -38,6 +38,7 @@ from simulator.metrics.histogram import LogHistogram
 from simulator.primitives.distributions import Fixed, LogNormal
 from simulator.primitives.events import Call
 from simulator.scenario import build_dist
+from simulator.units import MINUTE
 from simulator.workload.channels import ChannelPlan
 from simulator.workload.population import OPEN, ConnectionRegistry
 
@@ -352,7 +353,7 @@ class BasicArchitecture:
         c = self.c
         usage = {
             "apigw.messages": c["apigw.messages.inbound"] + c["apigw.messages.outbound"],
-            "apigw.connection_minutes": conn.area / 60.0,
+            "apigw.connection_minutes": conn.area / MINUTE,
             "lambda.requests": c["lambda.requests"],
             "lambda.gb_seconds.x86_64": c.get("lambda.gb_seconds.x86_64", 0.0),
             "lambda.gb_seconds.arm64": c.get("lambda.gb_seconds.arm64", 0.0),
@@ -391,7 +392,7 @@ class BasicArchitecture:
         conn.close(now)
         self.tick_lambda(now)
         c = self.c
-        c["apigw.connection_minutes"] = conn.area / 60.0
+        c["apigw.connection_minutes"] = conn.area / MINUTE
         c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
         c["apigw.messages"] = c["apigw.messages.inbound"] + c["apigw.messages.outbound"]
         c["api_gateway.posts"] = (c["deliveries.succeeded"] + c["deliveries.stale"]

@@ -30,7 +30,7 @@ class Reconnect:
             return None
         if c.policy == "immediate":
             return 0.0
-        cap = min(c.cap_s, c.base_s * 2.0 ** min(k, 60))
+        cap = min(c.cap_s, c.base_s * 2.0 ** min(k, 60))  # not a catalog value (overflow guard)
         if c.jitter == "full":
             return u * cap
         if c.jitter == "equal":

@@ -10,6 +10,7 @@ import pandas as pd
 from simulator.costs import COLUMNS as COST_COLUMNS
 from simulator.costs import project_month
 from simulator.metrics.recorder import finite_or_none
+from simulator.units import MILLION
 
 SUMMARY_KEYS = (
     "connections_attempted", "connections_established", "connections_rejected",
@@ -206,7 +207,7 @@ def _cost_keys(res: Result, start: dict, end: dict, window_s: float, month_s: fl
         "cost_usd": float(res.costs["cost_usd"].sum()),
         "cost_usd_per_month": month,
         "cost_usd_per_1k_users_month": month / (users / 1000.0) if users > 0 else None,
-        "cost_usd_per_million_deliveries": (month / (deliveries_month / 1e6)
+        "cost_usd_per_million_deliveries": (month / (deliveries_month / MILLION)
                                             if deliveries_month > 0 else None),
         "cost_projection": res.cost_projection,
         "cost_estimated_items": ", ".join(estimated) if estimated else None,

@@ -260,6 +260,8 @@ class Functions(Model):
     # defaults of the architect's configuration (not catalog values)
     heartbeat: FunctionConfig = FunctionConfig(memory_mb=128, timeout_s=5)  # not a catalog value
     sweep: FunctionConfig = FunctionConfig(memory_mb=512, timeout_s=300)  # not a catalog value
+    # the fan-out tiers' workers (architectures sns and sqs)
+    worker: FunctionConfig = FunctionConfig(memory_mb=512, timeout_s=30)  # not a catalog value
 
 
 class LambdaConfig(Model):
@@ -342,11 +344,62 @@ class SdkConfig(Model):
     http_max_sockets: PosInt | None = None
 
 
+class SnsLatency(Model):
+    publish_s: Dist | None = None
+    to_lambda_s: Dist | None = None
+
+
+class SnsConfig(Model):
+    publish_per_s: PosFloat | None = None
+    latency: SnsLatency = SnsLatency()
+
+
+class SqsLatency(Model):
+    send_batch_s: Dist | None = None
+    to_lambda_s: Dist | None = None
+
+
+class SqsConfig(Model):
+    esm_max_concurrency: PosInt | None = None
+    esm_scale_per_min: PosFloat | None = None
+    latency: SqsLatency = SqsLatency()
+
+
+class AppSyncLatency(Model):
+    connect_s: Dist | None = None
+    broadcast_s: Dist | None = None
+
+
+class AppSyncConfig(Model):
+    connect_per_s: PosFloat | None = None
+    inbound_events_per_s: PosFloat | None = None
+    outbound_messages_per_s: PosFloat | None = None
+    latency: AppSyncLatency = AppSyncLatency()
+
+
+class ManagedLatency(Model):
+    connect_s: Dist | None = None
+    delivery_s: Dist | None = None
+
+
+class ManagedConfig(Model):
+    """The managed pub/sub service's limits (catalog: one vendor's published figures)."""
+
+    connect_per_s: PosFloat | None = None
+    channel_messages_per_s: PosFloat | None = None
+    connection_publishes_per_s: PosFloat | None = None
+    latency: ManagedLatency = ManagedLatency()
+
+
 class AwsConfig(Model):
     api_gateway: ApiGatewayConfig = ApiGatewayConfig()
     lambda_: LambdaConfig = Field(default=LambdaConfig(), alias="lambda")
     dynamodb: DynamoConfig = DynamoConfig()
     sdk: SdkConfig = SdkConfig()
+    sns: SnsConfig = SnsConfig()
+    sqs: SqsConfig = SqsConfig()
+    appsync: AppSyncConfig = AppSyncConfig()
+    managed: ManagedConfig = ManagedConfig()
 
 
 class TtlCleanup(Model):
@@ -394,10 +447,34 @@ class HistoryResume(Model):
 Resume = Annotated[NoResume | HistoryResume, Field(discriminator="kind")]
 
 
+class SnsTier(Model):
+    """The SNS fan-out tier: ``$default`` publishes once; ``shards`` worker subscriptions
+    each post to their share of the channel's subscribers."""
+
+    shards: PosInt = 10  # not a catalog value (the architect's choice)
+    posts_in_flight: PosInt | None = None
+
+
+class SqsTier(Model):
+    """The sharded SQS fan-out tier: ``$default`` splits the subscribers into messages of
+    ``shard_size`` connection IDs, sent with SendMessageBatch; worker Lambdas read them through
+    an event source mapping."""
+
+    shard_size: PosInt = 500  # not a catalog value (the architect's choice)
+    posts_in_flight: PosInt | None = None
+    batch_size: PosInt | None = None
+    batching_window_s: NonNegFloat = 0.0
+    maximum_concurrency: PosInt | None = None
+    visibility_timeout_s: PosFloat | None = None
+    max_receive_count: PosInt = 3  # not a catalog value (the redrive policy's choice)
+
+
 class AppConfig(Model):
     """How the application code behaves (choices the architect makes)."""
 
     posts_in_flight: PosInt | None = None
+    sns_tier: SnsTier = SnsTier()
+    sqs_tier: SqsTier = SqsTier()
     cleanup: Cleanup = Cleanup()
     resume: Resume = NoResume(kind="none")
 
@@ -437,6 +514,7 @@ class Scenario(Model):
     duration_s: PosFloat
     warmup_s: NonNegFloat = 0.0
     architecture: str = "basic"
+    variants: list[str] = []
     region: str = "us-east-1"
     quota_preset: str = "aws-documented"
     workload: Workload
@@ -686,6 +764,10 @@ def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
     if scn.architecture not in registry.names():
         errs.append(ScenarioError("architecture", scn.architecture,
                                   f"unknown architecture; known: {', '.join(registry.names())}"))
+    for k, v in enumerate(scn.variants):
+        if v not in registry.names():
+            errs.append(ScenarioError(f"variants[{k}]", v,
+                                      f"unknown architecture; known: {', '.join(registry.names())}"))
     if errs:
         raise ScenarioErrors(errs)
     p = Params(scn, catalog)
@@ -731,6 +813,11 @@ def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
                                       f"must be within the run (duration_s = {scn.duration_s:g})"))
     if scn.workload.clients == 0 and not isinstance(scn.workload.arrivals, SpikeArrivals):
         errs.append(ScenarioError("workload.clients", 0, "must be > 0 unless a spike brings clients"))
+    # each design's own rules (its tier settings against the catalog)
+    for name in dict.fromkeys([scn.architecture, *scn.variants]):
+        check = getattr(registry.get(name), "check", None)
+        if check is not None:
+            errs.extend(check(scn, p))
     if errs:
         raise ScenarioErrors(errs)
 
@@ -775,6 +862,23 @@ _CATALOG_MAP = {
     "sdk.retry_cost_throttling": "sdk.retry_cost_throttling",
     "sdk.retry_refund_success": "sdk.retry_refund_success",
     "sdk.http_max_sockets": "sdk.http_max_sockets",
+    "sns.publish_per_s": "sns.publish_per_s",
+    "sns.latency.publish_s": "latency.sns_publish_s",
+    "sns.latency.to_lambda_s": "latency.sns_to_lambda_s",
+    "sqs.esm_max_concurrency": "sqs.esm_max_concurrency",
+    "sqs.esm_scale_per_min": "sqs.esm_scale_per_min",
+    "sqs.latency.send_batch_s": "latency.sqs_send_batch_s",
+    "sqs.latency.to_lambda_s": "latency.sqs_to_lambda_s",
+    "appsync.connect_per_s": "appsync.connect_per_s",
+    "appsync.inbound_events_per_s": "appsync.inbound_events_per_s",
+    "appsync.outbound_messages_per_s": "appsync.outbound_messages_per_s",
+    "appsync.latency.connect_s": "latency.appsync_connect_s",
+    "appsync.latency.broadcast_s": "latency.appsync_broadcast_s",
+    "managed.connect_per_s": "managed.connect_per_s",
+    "managed.channel_messages_per_s": "managed.channel_messages_per_s",
+    "managed.connection_publishes_per_s": "managed.connection_publishes_per_s",
+    "managed.latency.connect_s": "latency.managed_connect_s",
+    "managed.latency.delivery_s": "latency.managed_delivery_s",
 }
 
 

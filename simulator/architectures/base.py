@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
+
+from simulator.primitives.events import Call
+
 
 class Architecture(Protocol):
     """A design, wired for one run.
@@ -137,3 +141,34 @@ def common_probes(rec, reg, regions: dict) -> None:
     rec.rate_probe("lambda_cold_starts_per_s", "lambda.cold_starts")
     rec.rate_probe("heartbeats_per_s", "heartbeats.sent")
     rec.rate_probe("reconnect_attempts_per_s", "connections.reconnect_attempts")
+
+
+def publish_source(arch, route, on_arrive, route_applies: bool = True):
+    """The clients' publishes (a process): Poisson per window at the workload's rate (per open
+    connection, or in total), each reaching the edge one way plus ``route`` later, where
+    ``on_arrive(ev)`` gets ``(t_pub, nbytes)``. Every design draws the same numbers from the
+    ``publishes`` stream in the same order (common random numbers): a design whose edge has no
+    routing step (``route_applies`` False) still draws ``route`` and ignores it."""
+    env = arch.env
+    rng = arch.s["publishes"]
+    W = arch.scn.engine.window_s
+    pub = arch.scn.workload.publish
+    end = arch.scn.duration_s
+    reg = arch.reg
+    t = 0.0
+    while t < end:
+        t1 = min(t + W, end)
+        rate = (pub.total_rate_per_s if pub.total_rate_per_s is not None
+                else pub.rate_per_client_per_s * reg.n_open)
+        n = rng.poisson(rate * (t1 - t)) if rate > 0 else 0
+        if n:
+            ts = np.sort(rng.uniform(t, t1, n))
+            arrive = ts + arch.oneway.sample(rng, n)
+            r = route.sample(rng, n)
+            if route_applies:
+                arrive = arrive + r
+            size = arch.payload.sample(rng, n)
+            for a, tk, b in zip(arrive.tolist(), ts.tolist(), size.tolist()):
+                Call(env, a - env.now, on_arrive, (tk, b))
+        t = t1
+        yield env.timeout(t - env.now)

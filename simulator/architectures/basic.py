@@ -25,10 +25,11 @@ import math
 import numpy as np
 
 from simulator.architectures.apigw_edge import ApiGatewayEdge
-from simulator.architectures.base import Draws, RegionStack, common_probes
+from simulator.architectures.base import Draws, RegionStack, common_probes, publish_source
 from simulator.architectures.connections import Connections
 from simulator.architectures.delivery import DirectFanout
 from simulator.architectures.fanout import Fanout
+from simulator.architectures.tiers import SnsFanout, SqsFanout
 from simulator.aws.api_gateway import ApiGateway
 from simulator.aws.dynamodb import Table
 from simulator.aws.lambda_ import LambdaService
@@ -113,15 +114,15 @@ class BasicArchitecture:
                                 recorder.breaches)
         self.lam = LambdaService(params, recorder, self.region)
         fns = scn.aws.lambda_.functions
-        self.f_auth = self._function("authorizer", fns.authorizer) if fns.authorizer else None
-        self.f_connect = self._function("connect", fns.connect)
-        self.f_disconnect = self._function("disconnect", fns.disconnect)
-        self.f_default = self._function("default", fns.default)
+        self.f_auth = self.function("authorizer", fns.authorizer) if fns.authorizer else None
+        self.f_connect = self.function("connect", fns.connect)
+        self.f_disconnect = self.function("disconnect", fns.disconnect)
+        self.f_default = self.function("default", fns.default)
         self.heartbeat = make_heartbeat(w.heartbeat, params)
         hb_lambda = self.heartbeat.kind == "app" and self.heartbeat.route == "lambda"
-        self.f_heartbeat = self._function("heartbeat", fns.heartbeat) if hb_lambda else None
+        self.f_heartbeat = self.function("heartbeat", fns.heartbeat) if hb_lambda else None
         cleanup = scn.app.cleanup
-        self.f_sweep = self._function("sweep", fns.sweep) if cleanup.sweep else None
+        self.f_sweep = self.function("sweep", fns.sweep) if cleanup.sweep else None
         self.table = Table(params, scn.aws.dynamodb, recorder, self.region)
         self.retry = RetryPolicy.from_params(params)
         self.hist = LogHistogram()
@@ -159,7 +160,8 @@ class BasicArchitecture:
         for k in _COUNTERS:
             self.c[k] += 0.0
 
-    def _function(self, name, cfg):
+    def function(self, name, cfg):
+        """A Lambda function of this Region (its own init and handler streams)."""
         p = self.p
         init = build_dist(cfg.init_s) if cfg.init_s else p["latency.lambda_init_s"]
         handler = build_dist(cfg.handler_s) if cfg.handler_s else p["latency.lambda_handler_s"]
@@ -185,7 +187,7 @@ class BasicArchitecture:
 
     # -- the Architecture protocol ---------------------------------------------------------------
     def start(self) -> None:
-        self.conns.start(sources=[self._publish_source()])
+        self.conns.start(sources=[publish_source(self, self.route, self._publish_arrive)])
 
     def tick(self, now: float, step: float) -> None:
         for r in self.regions.values():
@@ -213,27 +215,6 @@ class BasicArchitecture:
         }
 
     # -- publishes --------------------------------------------------------------------------------
-    def _publish_source(self):
-        env = self.env
-        rng = self.s["publishes"]
-        W = self.scn.engine.window_s
-        pub = self.scn.workload.publish
-        end = self.scn.duration_s
-        t = 0.0
-        while t < end:
-            t1 = min(t + W, end)
-            rate = (pub.total_rate_per_s if pub.total_rate_per_s is not None
-                    else pub.rate_per_client_per_s * self.reg.n_open)
-            n = rng.poisson(rate * (t1 - t)) if rate > 0 else 0
-            if n:
-                ts = np.sort(rng.uniform(t, t1, n))
-                arrive = ts + self.oneway.sample(rng, n) + self.route.sample(rng, n)
-                size = self.payload.sample(rng, n)
-                for a, tk, b in zip(arrive.tolist(), ts.tolist(), size.tolist()):
-                    self.at(a - env.now, self._publish_arrive, (tk, b))
-            t = t1
-            yield env.timeout(t - env.now)
-
     def _publish_arrive(self, ev) -> None:
         """A client's message reaches API Gateway and invokes $default."""
         now = self.env.now
@@ -314,12 +295,13 @@ class BasicArchitecture:
         if self._history_wu:
             c["dynamodb.history_write_units"] += self._history_wu
 
-    def count_posts(self, x: _Ctx, res) -> None:
-        """Count a fan-out's decided posts (totals derived in ``finalize``)."""
+    def count_posts(self, x, res, settle_failed: bool = True) -> None:
+        """Count a fan-out's decided posts (totals derived in ``finalize``); with
+        ``settle_failed`` False its failed posts are left to a retry (not counted)."""
         c = self.c
         c["deliveries.succeeded"] += res.succeeded
-        self.integrity.posts(res.succeeded, res.failed_live)
-        if res.failed:
+        self.integrity.posts(res.succeeded, res.failed_live if settle_failed else 0)
+        if res.failed and settle_failed:
             c["deliveries.failed"] += res.failed
         if res.accepted_stale:
             c["deliveries.stale_lost"] += res.accepted_stale
@@ -331,7 +313,7 @@ class BasicArchitecture:
             c["apigw.messages.outbound"] += units * delivered
             c["data_transfer.out_bytes"] += x.nbytes * delivered
 
-    def delete_on_410(self, x: _Ctx, res, end: float) -> float:
+    def delete_on_410(self, x, res, end: float) -> float:
         """With ``cleanup.on_410``, the posting Lambda deletes the rows that answered 410;
         returns when it is done (its deadline at the latest)."""
         if res.gone and self._delete_on_410:
@@ -414,6 +396,24 @@ class BasicArchitecture:
     def tick_lambda(self, now: float) -> None:
         for r in self.regions.values():
             r.lam.advance(now)
+
+
+class SnsArchitecture(BasicArchitecture):
+    """The basic design with an SNS fan-out tier (:class:`~.tiers.SnsFanout`)."""
+
+    name = "sns"
+    delivery_cls = SnsFanout
+
+
+class SqsArchitecture(BasicArchitecture):
+    """The basic design with a sharded SQS fan-out tier (:class:`~.tiers.SqsFanout`)."""
+
+    name = "sqs"
+    delivery_cls = SqsFanout
+
+    @classmethod
+    def check(cls, scn, params) -> list:
+        return SqsFanout.check(scn, params)
 
 
 _COUNTERS = (

@@ -15,25 +15,29 @@ from __future__ import annotations
 from simulator.units import MB
 
 
-class DirectFanout:
-    """The ``$default`` Lambda reads the subscriber list and posts to every subscriber.
+class SubscriberQuery:
+    """The publishing Lambda reads the channel's subscriber rows (1 MB pages, SDK retries on
+    throttling), then calls ``on_list(now, x, live, half, gone)``.
 
     Parameters
     ----------
     host : ApiGatewayArchitecture
+    function : LambdaFunction
+        The querying function (finished here if the query fails).
+    on_list : callable
+    fast : callable(now, t_q, x) -> bool, optional
+        For a one-page query whose capacity is granted at once: may handle the message now
+        (return True) instead of an event at the response time ``t_q``.
     """
 
-    name = "direct"
-    guarantee_note = "at most once (a post is not retried after the Lambda ends)"
-
-    def __init__(self, host):
+    def __init__(self, host, function, on_list, fast=None):
         self.host = host
         self.env = host.env
-        self.c = host.c
         self.reg = host.reg
         self.table = host.table
-        self.f = host.f_default
-        self.fanout = host.make_fanout("fanout", self._fanout_done)
+        self.f = function
+        self.on_list = on_list
+        self.fast = fast
         self.d_item = host.draws.d_item
         self.d_page = host.draws.d_page
         self.d_s_per_mb = host.draws.d_s_per_mb
@@ -41,9 +45,8 @@ class DirectFanout:
         self._one_page_rows = self.table.page_bytes // self.table.item_bytes
         self._item_bytes = self.table.item_bytes
 
-    # -- the subscriber query -------------------------------------------------------------------
     def begin(self, now: float, t: float, x) -> None:
-        """``$default`` is running from ``t`` (invoked at ``now``) for message ``x``."""
+        """The function runs from ``t`` (invoked at ``now``) for message ``x``."""
         reg = self.reg
         ch = x.channel
         rows = reg.live[ch] + reg.half[ch] + reg.gone[ch]
@@ -53,22 +56,11 @@ class DirectFanout:
         pages = x.pages
         if len(pages) == 1 and self.table.query_page(now, ch, pages[0]):
             t_q = t + self.d_page() + pages[0] / MB * self.d_s_per_mb()
-            if t_q < x.deadline and self._fan_direct(now, t_q, x):
+            if self.fast is not None and t_q < x.deadline and self.fast(now, t_q, x):
                 return
             self.host.at(t_q - now, self._query_done, x)
             return
         self._query(now, t, x)
-
-    def _fan_direct(self, now: float, t_q: float, x) -> bool:
-        """When the query needs one page and the throttle does not bind, compute the
-        fan-out now for its start at ``t_q`` (the query's response), one event fewer per
-        message: the channel's rows are read and the post tokens taken at ``now``, a few
-        ms early. Returns False (nothing done) when the throttle would bind."""
-        live, half, gone = self.host.recipients(now, x, sender_open=True)
-        if not self.fanout.can_fast(now, live + half + gone):
-            return False
-        self._published(t_q, x, live, half, gone, now)
-        return True
 
     def _query(self, now: float, t: float, x) -> None:
         """Issue page ``x.page`` of the subscriber query (capacity taken at ``now``); the
@@ -103,7 +95,39 @@ class DirectFanout:
             self._query(now, now, x)
             return
         live, half, gone = self.host.recipients(now, x)
-        self._published(now, x, live, half, gone)
+        self.on_list(now, x, live, half, gone)
+
+
+class DirectFanout:
+    """The ``$default`` Lambda reads the subscriber list and posts to every subscriber.
+
+    Parameters
+    ----------
+    host : ApiGatewayArchitecture
+    """
+
+    name = "direct"
+
+    def __init__(self, host):
+        self.host = host
+        self.f = host.f_default
+        self.fanout = host.make_fanout("fanout", self._fanout_done)
+        self.query = SubscriberQuery(host, self.f, self._published, self._fan_direct)
+
+    def begin(self, now: float, t: float, x) -> None:
+        """``$default`` is running from ``t`` (invoked at ``now``) for message ``x``."""
+        self.query.begin(now, t, x)
+
+    def _fan_direct(self, now: float, t_q: float, x) -> bool:
+        """When the query needs one page and the throttle does not bind, compute the
+        fan-out now for its start at ``t_q`` (the query's response), one event fewer per
+        message: the channel's rows are read and the post tokens taken at ``now``, a few
+        ms early. Returns False (nothing done) when the throttle would bind."""
+        live, half, gone = self.host.recipients(now, x, sender_open=True)
+        if not self.fanout.can_fast(now, live + half + gone):
+            return False
+        self._published(t_q, x, live, half, gone, now)
+        return True
 
     # -- the posts --------------------------------------------------------------------------------
     def _published(self, now: float, x, live: int, half: int, gone: int,

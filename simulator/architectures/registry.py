@@ -4,6 +4,10 @@ from __future__ import annotations
 
 _REGISTRY: dict[str, str] = {
     "basic": "simulator.architectures.basic:BasicArchitecture",
+    "sns": "simulator.architectures.basic:SnsArchitecture",
+    "sqs": "simulator.architectures.basic:SqsArchitecture",
+    "appsync": "simulator.architectures.services:AppSyncArchitecture",
+    "managed": "simulator.architectures.services:ManagedArchitecture",
 }
 
 

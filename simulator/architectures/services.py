@@ -1,0 +1,470 @@
+"""Designs where a pub/sub service holds the clients' sockets and broadcasts natively:
+AWS AppSync Events (``appsync``) and a managed pub/sub service (``managed``, one vendor's
+published figures). No API Gateway, no ``$connect`` / ``$disconnect`` Lambdas, no connection
+table and no per-subscriber API call: the service fans a message out to the channel.
+
+The parts:
+
+* :class:`ServiceEdge`: the :class:`~.connections.Edge` of these designs. A connection-rate
+  quota and a handshake latency; the service owns connection state, so a closed connection
+  leaves no row (no zombies); it keeps connections alive itself (no idle timeout, no maximum
+  duration is published) and notices a vanished client only when its keep-alive writes fail.
+* :class:`Broadcast`: a client's publish reaches the service, which checks its limits (message
+  size, per-connection publish rate, inbound rate per API or per channel) and writes the
+  message to every subscriber of the channel, within its outbound rate.
+
+What the two designs differ in is a :class:`ServiceSpec`: catalog names, limits, latencies,
+and how usage is billed.
+
+Simplifications (stated): resume from a history store is not modelled for these designs (a
+scenario asking for it is refused); the service's keep-alives are not billed (AWS does not
+say whether AppSync bills its ``ka`` messages; the vendor does not bill heartbeats); a
+publish refused by a limit is lost (the client does not retry it); a delivery beyond the
+outbound rate is lost.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.architectures.base import Draws, RegionStack, common_probes, publish_source
+from simulator.architectures.basic import _half
+from simulator.architectures.connections import Connections
+from simulator.errors import ScenarioError
+from simulator.lifecycle import Integrity, Reconnect, make_heartbeat
+from simulator.metrics.histogram import LogHistogram
+from simulator.primitives.events import Call
+from simulator.primitives.token_bucket import TokenBucket
+from simulator.scenario import build_dist
+from simulator.units import MINUTE
+from simulator.workload.channels import ChannelPlan
+from simulator.workload.population import ConnectionRegistry
+
+COUNTERS = (
+    "connections.attempted", "connections.established", "connections.rejected",
+    "connections.initial", "connections.reconnect_attempts", "connections.abandoned",
+    "connections.blips", "publishes.attempted", "publishes.rejected", "messages.published",
+    "deliveries.attempted", "deliveries.succeeded", "deliveries.failed", "deliveries.stale",
+    "deliveries.stale_lost", "deliveries.stale_gone", "apigw.messages",
+    "apigw.connection_minutes", "api_gateway.throttled_posts", "api_gateway.throttled_messages",
+    "api_gateway.posts", "lambda.requests", "lambda.throttles", "lambda.cold_starts",
+    "dynamodb.read_units", "dynamodb.write_units", "dynamodb.throttles",
+    "dynamodb.deletes_on_410", "dynamodb.history_write_units", "cleanup.sweep_deletes",
+    "cleanup.ttl_deletes", "cleanup.heartbeat_timeouts", "resume.read_units", "heartbeats.sent",
+    "heartbeats.throttled", "data_transfer.out_bytes", "service.operations",
+    "service.messages", "service.keepalives", "service.channel_seconds",
+    "service.deliveries_refused",
+)
+
+
+class ServiceSpec:
+    """What distinguishes one pub/sub service: its catalog namespace and component name,
+    which limits it has, and how it bills.
+
+    Attributes
+    ----------
+    ns : str
+        Catalog and scenario namespace (``appsync``, ``managed``).
+    end_to_end : bool
+        Its delivery latency is measured publisher -> subscriber (True), or service-side,
+        from the publish's arrival to the write to the subscriber's socket (False).
+    """
+
+    ns = ""
+    end_to_end = False
+
+    def limits(self, p, scn) -> dict:
+        raise NotImplementedError
+
+    def usage(self, c, connected_minutes: float, out_bytes: float) -> dict:
+        raise NotImplementedError
+
+
+class AppSyncSpec(ServiceSpec):
+    """AWS AppSync Events: operations metered in 5 KB units (connects, subscriptions,
+    publishes, deliveries), connection-minutes, and data transfer out at EC2 rates."""
+
+    ns = "appsync"
+    end_to_end = False
+
+    def limits(self, p, scn) -> dict:
+        a = scn.aws.appsync
+        return {
+            "connect_per_s": a.connect_per_s or p["appsync.connect_per_s"],
+            "inbound_per_s": a.inbound_events_per_s or p["appsync.inbound_events_per_s"],
+            "outbound_per_s": a.outbound_messages_per_s or p["appsync.outbound_messages_per_s"],
+            "per_connection_per_s": p["appsync.publishes_per_connection_per_s"],
+            "per_channel_per_s": None,
+            "max_bytes": p["appsync.max_delivered_payload_bytes"],
+            "metering_bytes": p["appsync.metering_bytes"],
+            "keepalive_s": p["appsync.keepalive_interval_s"],
+            "connect": p["latency.appsync_connect_s"],
+            "delivery": p["latency.appsync_broadcast_s"],
+        }
+
+    def usage(self, c, connected_minutes, out_bytes) -> dict:
+        return {
+            "appsync.operations": c["service.operations"],
+            "appsync.connection_minutes": connected_minutes,
+            "data_transfer.internet_gb": out_bytes / 1e9,
+        }
+
+
+class ManagedSpec(ServiceSpec):
+    """A managed pub/sub service (the vendor's published figures: Ably): messages (each
+    published and each delivered), connection-minutes and channel-minutes; no per-API inbound
+    quota but a per-channel message rate."""
+
+    ns = "managed"
+    end_to_end = True
+
+    def limits(self, p, scn) -> dict:
+        m = scn.aws.managed
+        return {
+            "connect_per_s": m.connect_per_s or p["managed.connect_per_s"],
+            "inbound_per_s": None,
+            "outbound_per_s": None,
+            "per_connection_per_s": (m.connection_publishes_per_s
+                                     or p["managed.connection_publishes_per_s"]),
+            "per_channel_per_s": m.channel_messages_per_s or p["managed.channel_messages_per_s"],
+            "max_bytes": p["managed.max_message_bytes"],
+            "metering_bytes": None,
+            "keepalive_s": None,
+            "connect": p["latency.managed_connect_s"],
+            "delivery": p["latency.managed_delivery_s"],
+        }
+
+    def usage(self, c, connected_minutes, out_bytes) -> dict:
+        return {
+            "managed.messages": c["service.messages"],
+            "managed.connection_minutes": connected_minutes,
+            "managed.channel_minutes": c["service.channel_seconds"] / MINUTE,
+        }
+
+
+class ServiceEdge:
+    """Admission and closing of connections by a pub/sub service.
+
+    Parameters
+    ----------
+    arch : ServiceArchitecture
+    """
+
+    def __init__(self, arch):
+        self.arch = arch
+        self.env = arch.env
+        self.component = arch.spec.ns
+        self.lc = arch.conns
+        self.reg = arch.reg
+        self.rec = arch.rec
+        self.c = arch.c
+        self.region = arch.region
+        lim = arch.lim
+        self.bucket = TokenBucket(lim["connect_per_s"], max(lim["connect_per_s"], 1.0))
+        self.d_connect = arch.s.buffered(f"{self.component}.connect", lim["connect"])
+        self.idle_timeout = math.inf
+        self.max_duration = math.inf
+        self.half_detect = float(arch.p["behaviour.service_half_open_detection_s"])
+        self.reset_idle = False
+        self.keepalive_s = lim["keepalive_s"]
+        self.integrity = arch.integrity
+
+    def ingress(self) -> float:
+        return 0.0
+
+    def arrive(self, ev) -> None:
+        now = self.env.now
+        a = ev._value
+        if not self.bucket.try_take(now):
+            self.lc.reject(now, a, "connection_rate", f"{self.component}.connect_per_s",
+                           f"{self.component}:connect")
+            return
+        self.c["service.operations"] += 2      # the connection, and its channel subscription
+        Call(self.env, self.d_connect(), self._established, a)
+
+    def _established(self, ev) -> None:
+        self.lc.established(self.env.now, ev._value)
+
+    def row_written(self, i: int, connected_at: float) -> None:
+        pass
+
+    def closed(self, now: float, i: int) -> None:
+        self.reg.delete_row(i, now)    # the service forgets the connection: nothing to clean up
+
+    def resume(self, now: float, a) -> None:
+        self.integrity.gap_reconnected(a.gap, now, resume_ok=False)
+
+    def on_check(self, now: float) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+
+class ServiceArchitecture:
+    """A pub/sub service design (its :class:`ServiceSpec` is the class attribute ``spec``).
+
+    Parameters
+    ----------
+    env, scn, params, streams, recorder
+        As every architecture's.
+    """
+
+    name = ""
+    spec: ServiceSpec = ServiceSpec()
+
+    def __init__(self, env, scn, params, streams, recorder):
+        self.env = env
+        self.scn = scn
+        self.p = params
+        self.s = streams
+        self.rec = recorder
+        self.c = recorder.c
+        self.region = scn.region
+        w = scn.workload
+        rtt = w.client_rtt_s and build_dist(w.client_rtt_s) or params["latency.client_rtt_s"]
+        self.oneway = _half(rtt)
+        self.route = params["latency.apigw_route_s"]   # drawn, not used (common random numbers)
+        self.draws = d = Draws.build(streams, self.oneway, self.route, params)
+        self.u = d.u
+        population = w.clients + getattr(w.arrivals, "extra_clients", 0)
+        self.channels = ChannelPlan(build_dist(w.channels.size), max(population, 1),
+                                    streams["channels"])
+        self.reg = ConnectionRegistry(self.channels.n, capacity=int(w.clients * 1.3) + 64)
+        self.payload = build_dist(w.publish.payload_bytes)
+        self.lim = self.spec.limits(params, scn)
+        self.hist = LogHistogram()
+        self.zombie_hist = LogHistogram()
+        self.integrity = Integrity(self.channels.n, scn.app.resume)
+        self.conns = Connections(env, scn, streams, recorder, self.reg, self.channels,
+                                 self.integrity, make_heartbeat(w.heartbeat, params),
+                                 Reconnect(w.reconnect), d, self.region)
+        self.edge = ServiceEdge(self)
+        self.conns.attach(self.edge)
+        self.broadcast = Broadcast(self)
+        self.regions = {self.region: RegionStack(self.region, self.edge, None, None,
+                                                 self.broadcast)}
+        for k in COUNTERS:
+            self.c[k] += 0.0
+
+    @classmethod
+    def check(cls, scn, params) -> list:
+        if scn.app.resume.kind != "none":
+            return [ScenarioError("app.resume.kind", scn.app.resume.kind,
+                                  f"resume from a history store is not modelled for the "
+                                  f"{cls.name!r} design; use 'none' to compare it")]
+        return []
+
+    # -- the Architecture protocol ---------------------------------------------------------------
+    def start(self) -> None:
+        self.conns.start(sources=[publish_source(self, self.route, self.broadcast.arrive,
+                                                 route_applies=False)])
+
+    def tick(self, now: float, step: float) -> None:
+        self.broadcast.tick(now, step)
+
+    def probes(self, rec) -> None:
+        common_probes(rec, self.reg, self.regions)
+        rec.rate_probe("service_operations_per_s", "service.operations")
+        rec.rate_probe("service_deliveries_refused_per_s", "service.deliveries_refused")
+
+    def histograms(self) -> dict:
+        return {"delivery": self.hist, "connect": self.conns.connect_hist,
+                "zombie_lifetime": self.zombie_hist}
+
+    def gauges(self) -> dict:
+        reg = self.reg
+        return {
+            "connections_peak_open": self.conns.connected.peak,
+            "connections_open_end": reg.n_connected,
+            "zombie_rows_end": 0,
+            "stale_rows_end": reg.n_half,
+            "lambda_peak_concurrency": 0,
+            "delivery_guarantee": self.integrity.guarantee(),
+            "storms": self.conns.storms,
+        }
+
+    def usage_snapshot(self, now: float) -> dict:
+        conn = self.conns.connected
+        conn.close(now)
+        c = self.c
+        usage = self.spec.usage(c, conn.area / MINUTE, c["data_transfer.out_bytes"])
+        aux = {"deliveries": c["deliveries.succeeded"], "connected_seconds": conn.area}
+        return {"t": now, "usage": {self.region: usage}, "aux": aux}
+
+    def finalize(self, now: float) -> None:
+        self.broadcast.flush()
+        conn = self.conns.connected
+        conn.close(now)
+        c = self.c
+        c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
+        c["deliveries.in_flight"] = 0
+        c["connections.in_flight"] = self.conns.conn_inflight
+        c["publishes.in_flight"] = 0
+        reg = self.reg
+        if reg.zombie_lifetimes:
+            self.zombie_hist.add(np.maximum(np.asarray(reg.zombie_lifetimes), 1e-6))
+        self.integrity.count(c)
+
+
+class Broadcast:
+    """The service's publish path and native fan-out (one Region).
+
+    Parameters
+    ----------
+    arch : ServiceArchitecture
+    """
+
+    def __init__(self, arch):
+        self.arch = arch
+        self.env = arch.env
+        self.c = arch.c
+        self.rec = arch.rec
+        self.reg = arch.reg
+        self.region = arch.region
+        self.ns = arch.spec.ns
+        self.end_to_end = arch.spec.end_to_end
+        lim = arch.lim
+        self.max_bytes = lim["max_bytes"]
+        self.meter = lim["metering_bytes"]
+        self.per_conn = lim["per_connection_per_s"]
+        self.inbound = (TokenBucket(lim["inbound_per_s"], max(lim["inbound_per_s"], 1.0))
+                        if lim["inbound_per_s"] else None)
+        self.outbound = (TokenBucket(lim["outbound_per_s"], max(lim["outbound_per_s"], 1.0))
+                         if lim["outbound_per_s"] else None)
+        self.per_channel = lim["per_channel_per_s"]
+        self.channel_buckets: dict[int, TokenBucket] = {}
+        self.keepalive_s = lim["keepalive_s"]
+        self.delivery = lim["delivery"]
+        self.rng = arch.s[f"{self.ns}.delivery"]
+        self.hist = arch.hist
+        self.echo = arch.scn.workload.publish.echo_to_sender
+        self.warmup = arch.scn.warmup_s
+        self.sample_above = arch.scn.engine.fanout_sample_above
+        self.sample_k = arch.scn.engine.fanout_sample_k
+        self._buf: list[np.ndarray] = []
+        self._wbuf: list[float] = []
+        pub = arch.scn.workload.publish
+        self._rate_per_conn = pub.rate_per_client_per_s
+        self._total_rate = pub.total_rate_per_s
+
+    def _units(self, nbytes: float) -> int:
+        return max(1, math.ceil(nbytes / self.meter)) if self.meter else 1
+
+    def _refused(self, now: float, why: str, quota: str) -> None:
+        self.c["publishes.rejected"] += 1
+        self.c[f"publishes.rejected.{why}"] += 1
+        self.rec.breaches.add(now, quota, f"{self.ns}:publish", self.region)
+
+    def arrive(self, ev) -> None:
+        """A client's publish reaches the service."""
+        now = self.env.now
+        t_pub, nbytes = ev._value
+        reg = self.reg
+        arch = self.arch
+        i = reg.random_open(arch.u())
+        if i < 0:
+            return
+        c = self.c
+        c["publishes.attempted"] += 1
+        reg.last_send[i] = now
+        ch = int(reg.channel[i])
+        if nbytes > self.max_bytes:
+            self._refused(now, "oversize", f"{self.ns}.max_message_bytes")
+            return
+        rate = (self._total_rate / max(reg.n_open, 1) if self._total_rate is not None
+                else self._rate_per_conn)
+        if rate > self.per_conn and arch.u() >= self.per_conn / rate:
+            self._refused(now, "connection_rate", f"{self.ns}.connection_publishes_per_s")
+            return
+        if self.inbound is not None and not self.inbound.try_take(now):
+            self._refused(now, "inbound_rate", f"{self.ns}.inbound_events_per_s")
+            return
+        if self.per_channel is not None:
+            b = self.channel_buckets.get(ch)
+            if b is None:
+                b = self.channel_buckets[ch] = TokenBucket(self.per_channel,
+                                                           max(self.per_channel, 1.0))
+            if not b.try_take(now):
+                self._refused(now, "channel_rate", f"{self.ns}.channel_messages_per_s")
+                return
+        units = self._units(nbytes)
+        c["service.operations"] += units
+        c["service.messages"] += 1
+        live = reg.live[ch] - (0 if self.echo else 1)
+        half = reg.half[ch]
+        n = live + half
+        c["messages.published"] += 1
+        c["deliveries.attempted"] += n
+        reg.last_msg[ch] = now
+        self.arch.integrity.published(ch, now, live)
+        if n == 0:
+            return
+        ok_live, ok_half = live, half
+        if self.outbound is not None:
+            got = self.outbound.take_up_to(now, n * units) // units
+            if got < n:
+                short = n - got
+                ok_half = max(0, half - short)
+                ok_live = got - ok_half
+                c["deliveries.failed"] += short
+                c["service.deliveries_refused"] += short
+                self.rec.breaches.add(now, f"{self.ns}.outbound_messages_per_s",
+                                      f"{self.ns}:broadcast", self.region, short)
+        c["deliveries.succeeded"] += ok_live
+        c["deliveries.stale_lost"] += ok_half
+        self.arch.integrity.posts(ok_live, live - ok_live)
+        written = ok_live + ok_half
+        c["service.operations"] += units * written
+        c["service.messages"] += written
+        c["data_transfer.out_bytes"] += nbytes * written
+        if ok_live and t_pub >= self.warmup:
+            self._record(now - t_pub, ok_live)
+
+    def _record(self, base: float, n: int) -> None:
+        """Latencies (publish -> receipt) of ``n`` deliveries; above ``sample_above`` a sample
+        of ``sample_k`` weighted to ``n``."""
+        k = n if n <= self.sample_above else self.sample_k
+        lat = self.delivery.sample(self.rng, k)
+        if not self.end_to_end:
+            lat = lat + base + self.arch.oneway.sample(self.rng, k)
+        self._buf.append(lat)
+        self._wbuf.append(n / k)
+        if len(self._buf) >= 4096:   # not a catalog value
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        w = np.repeat(np.asarray(self._wbuf), [b.size for b in self._buf])
+        self.hist.add(np.concatenate(self._buf), w)
+        self._buf.clear()
+        self._wbuf.clear()
+
+    def tick(self, now: float, step: float) -> None:
+        """Channel-seconds (channels with a subscriber) and the service's keep-alives."""
+        reg = self.reg
+        occupied = sum(map(bool, reg.live))
+        self.c["service.channel_seconds"] += occupied * step
+        if self.keepalive_s:
+            self.c["service.keepalives"] += reg.n_connected * step / self.keepalive_s
+
+    # -- delivery-strategy protocol (the engine's in-flight accounting) --------------------------
+    in_flight_posts = 0
+    in_flight_live_posts = 0
+
+
+class AppSyncArchitecture(ServiceArchitecture):
+    """AWS AppSync Events."""
+
+    name = "appsync"
+    spec = AppSyncSpec()
+
+
+class ManagedArchitecture(ServiceArchitecture):
+    """A managed pub/sub service (the vendor's published figures)."""
+
+    name = "managed"
+    spec = ManagedSpec()

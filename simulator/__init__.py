@@ -1,13 +1,16 @@
 """Capacity planning for serverless WebSocket architectures (API Gateway WebSockets +
-Lambda + DynamoDB), by discrete-event simulation.
+Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event simulation.
 
 >>> import simulator as sim
 >>> scn = sim.load_scenario("data/scenarios/chat-basic.yaml", overrides={"workload.clients": 2000})
 >>> res = sim.run(scn)
 >>> res.summary["latency_p99_ms"], res.breaches, res.timeseries
+>>> cmp = sim.compare(scn, ["basic", "sns", "sqs", "appsync", "managed"], replications=3)
+>>> cmp.table, cmp.cdf()
 """
 
 from simulator.catalog import load_catalog
+from simulator.compare import Comparison, compare, compare_sweep, crossovers
 from simulator.costs import price
 from simulator.engine import run
 from simulator.errors import ScenarioError
@@ -17,10 +20,14 @@ from simulator.sweeps import summarize, sweep
 
 __all__ = [
     "SUMMARY_KEYS",
+    "Comparison",
     "Params",
     "Result",
     "Scenario",
     "ScenarioError",
+    "compare",
+    "compare_sweep",
+    "crossovers",
     "load_catalog",
     "load_scenario",
     "price",

@@ -644,8 +644,10 @@ def _convert(e: ValidationError, source: str) -> ScenarioErrors:
     errs = []
     for err in e.errors():
         loc = tuple(err["loc"])
-        # drop union tags (e.g. 'lognormal') that pydantic inserts into the location
-        parts = [str(p) for p in loc if not (isinstance(p, str) and p in _TAGS)]
+        # drop union tags (e.g. 'lognormal') that pydantic inserts into the location (never
+        # first: a top-level section such as 'app' is a field, not a tag)
+        parts = [str(p) for k, p in enumerate(loc)
+                 if not (k > 0 and isinstance(p, str) and p in _TAGS)]
         field = ".".join(parts) or source
         value = err.get("input")
         if err["type"] == "extra_forbidden":

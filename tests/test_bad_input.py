@@ -157,3 +157,39 @@ def test_changing_a_variant_tag_starts_the_setting_afresh():
     assert (scn.workload.heartbeat.kind, scn.workload.heartbeat.interval_s) == ("ws_ping", 30)
     msg = expect_error({"workload.heartbeat.kind": "ws_ping"})
     assert "workload.heartbeat.interval_s" in msg and "required" in msg
+
+
+# -- comparing designs ------------------------------------------------------------------------
+@pytest.mark.parametrize("argv, needle", [
+    (["--variants", "basic,snz"], "variants = 'snz': unknown design"),
+    (["--variants", "basic,basic"], "names a design twice"),
+    (["--replications", "0"], "--replications = '0': must be an integer >= 1"),
+    (["--workers", "two"], "--workers = 'two'"),
+    (["--set", "app.sqs_tier.maximum_concurrency=5000", "--variants", "sqs"],
+     "app.sqs_tier.maximum_concurrency = 5000: must be within 2..1000"),
+    (["--set", "app.sqs_tier.visibility_timeout_s=10", "--variants", "sqs"],
+     "app.sqs_tier.visibility_timeout_s = 10"),
+    (["--set", "app.sns_tier.shards=0", "--variants", "sns"], "app.sns_tier.shards"),
+    (["--set", "app.resume={kind: history}", "--variants", "basic,appsync"],
+     "not modelled for the 'appsync' design"),
+])
+def test_compare_cli_refuses_bad_designs_and_settings(argv, needle, capsys):
+    code = main(["compare", str(ROOT / "data/scenarios/chat-compare.yaml"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert needle in err, err
+    assert "Traceback" not in err
+
+
+def test_compare_api_names_the_unknown_design():
+    scn = sim.load_scenario(ROOT / "data/scenarios/chat-compare.yaml")
+    with pytest.raises(sim.ScenarioError, match="variants = 'nope'"):
+        sim.compare(scn, ["basic", "nope"])
+    with pytest.raises(sim.ScenarioError, match="replications"):
+        sim.compare(scn, ["basic"], replications=0)
+
+
+def test_scenario_naming_an_unknown_variant_is_refused():
+    msg = expect_error(path=ROOT / "data/scenarios/chat-compare.yaml",
+                       overrides={"variants": ["basic", "broadcastr"]})
+    assert "variants[1] = 'broadcastr'" in msg

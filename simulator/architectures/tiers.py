@@ -139,7 +139,7 @@ class _WorkerTier:
     def _read_shard(self, now: float, t: float, s: _Shard) -> float | None:
         """The worker's query of its shard's rows (capacity taken at ``now``, 1 MB pages);
         the time its response is in, or None if DynamoDB throttled it."""
-        rows = s.n + s.done_live + s.done_half + s.gone
+        rows = s.n + s.done_live + s.done_half
         for nbytes in self.table.pages(rows) if rows else ():
             if not self.table.query_page(now, s.channel, nbytes):
                 return None
@@ -410,7 +410,7 @@ class SqsFanout(_WorkerTier):
         s = ev._value
         s.enqueued = self.env.now
         self.ready.append(s)
-        self._dispatch(self.env.now)
+        self._wake(self.env.now)   # after every message visible at this instant (one poll)
 
     def _scale(self, now: float) -> int:
         """Pollers (concurrent batches) at ``now``: up while messages waited, down when not."""

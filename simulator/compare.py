@@ -1,0 +1,340 @@
+"""Compare designs on the same workload: ``sim.compare(scn, ["basic", "sns", ...])``.
+
+Every design runs the same scenario with the same replication seeds (common random numbers:
+the same clients, sessions, publishes and payloads, as far as each design admits them), so
+the differences between rows are the designs', not the dice's. One row per design:
+latency quantiles with 95% confidence half-widths over the replications, cost per month, per
+1,000 users and per million deliveries, breaches by quota, the first limit that refused work
+and when, the delivery guarantee achieved, and the time the runs took.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+
+from simulator.errors import ScenarioError
+from simulator.scenario import Scenario
+from simulator.sweeps import replication_seeds, summarize
+
+#: metrics averaged over replications (mean and 95% CI half-width in the table)
+METRICS = (
+    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_p999_ms", "latency_mean_ms",
+    "latency_std_ms", "cost_usd_per_month", "cost_usd_per_1k_users_month",
+    "cost_usd_per_million_deliveries", "deliveries_succeeded", "deliveries_failed",
+    "messages_lost", "messages_duplicated", "breaches_total",
+)
+
+# delivery guarantees, from the best to the worst
+_GUARANTEES = ("exactly-once", "at-least-once", "at-most-once", "none")
+
+
+def _variants(scn: Scenario, variants) -> list[str]:
+    from simulator.architectures import registry
+
+    if variants is None:
+        variants = scn.variants or [scn.architecture]
+    if isinstance(variants, str):
+        variants = [v.strip() for v in variants.split(",") if v.strip()]
+    if not isinstance(variants, (list, tuple)) or not variants:
+        raise ScenarioError("variants", variants, "give one or more design names, e.g. "
+                            f"['basic', 'sns']; known: {', '.join(registry.names())}")
+    for v in variants:
+        if v not in registry.names():
+            raise ScenarioError("variants", v,
+                                f"unknown design; known: {', '.join(registry.names())}")
+    if len(set(variants)) != len(variants):
+        raise ScenarioError("variants", list(variants), "names a design twice")
+    return list(variants)
+
+
+def _run_one(job) -> dict:
+    """One design, one replication: its summary, latency histogram and breaches."""
+    scn, variant, rep, seed = job
+    import simulator as sim
+
+    t0 = time.perf_counter()
+    res = sim.run(scn.with_overrides({"architecture": variant, "seed": seed}))
+    br = res.breaches_by_quota()
+    br.insert(0, "replication", rep)
+    br.insert(0, "variant", variant)
+    return {"variant": variant, "replication": rep, "seed": seed, "summary": res.summary,
+            "histogram": res.histogram, "breaches": br,
+            "run_seconds": time.perf_counter() - t0}
+
+
+class Comparison:
+    """What :func:`compare` returns.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per design (see :func:`compare`).
+    runs : DataFrame
+        One row per design and replication: every summary key.
+    breaches : DataFrame
+        ``variant, replication, quota, component, effect, first_s, last_s, seconds, count``.
+    histograms : dict
+        Design -> delivery-latency histogram merged over the replications.
+    scenario : Scenario
+    """
+
+    def __init__(self, scn: Scenario, variants: list[str], results: list[dict]):
+        self.scenario = scn
+        self.variants = variants
+        self.runs = pd.DataFrame([{"variant": r["variant"], "replication": r["replication"],
+                                   **r["summary"], "seed": r["seed"],
+                                   "run_seconds": r["run_seconds"]} for r in results])
+        frames = [r["breaches"] for r in results if len(r["breaches"])]
+        cols = ["variant", "replication", "quota", "component", "effect", "first_s", "last_s",
+                "seconds", "count"]
+        self.breaches = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+        self.histograms = {}
+        for r in results:
+            h = self.histograms.get(r["variant"])
+            if h is None:
+                from simulator.metrics.histogram import LogHistogram
+
+                h = self.histograms[r["variant"]] = LogHistogram()
+            h.merge(r["histogram"])
+        self.table = self._table()
+
+    def _table(self) -> pd.DataFrame:
+        runs = self.runs.assign(error=None)
+        stats = summarize(runs, METRICS, by=["variant"]).set_index("variant")
+        rows = []
+        for v in self.variants:
+            g = self.runs[self.runs["variant"] == v]
+            st = stats.loc[v]
+            row = {"variant": v, "replications": len(g)}
+            for m in METRICS:
+                row[m] = st[f"{m}.mean"]
+                if m.startswith("latency") or m.startswith("cost"):
+                    row[f"{m}_ci95"] = st[f"{m}.ci95"]
+            row["breaches_by_quota"] = self._by_quota(v, len(g))
+            row["first_binding_limit"], row["first_binding_s"] = self._first_binding(v)
+            row["delivery_guarantee"] = _worst(g["delivery_guarantee"])
+            row["wall_seconds"] = float(g["wall_seconds"].sum())
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def _by_quota(self, v: str, reps: int) -> str:
+        """``quota: count per run`` of every limit breached, most first."""
+        b = self.breaches[self.breaches["variant"] == v]
+        if b.empty:
+            return ""
+        per = b.groupby("quota")["count"].sum().sort_values(ascending=False) / reps
+        return "; ".join(f"{q}: {c:,.0f}" for q, c in per.items())
+
+    def _first_binding(self, v: str) -> tuple[str | None, float | None]:
+        """The limit that first refused work (requests refused, not connections closed by a
+        time limit), as most replications saw it, and its median first second."""
+        b = self.breaches[(self.breaches["variant"] == v) & (self.breaches["effect"] == "refused")]
+        if b.empty:
+            return None, None
+        first = b.sort_values("first_s").groupby("replication").head(1)
+        quota = Counter(first["quota"]).most_common(1)[0][0]
+        return quota, float(first.loc[first["quota"] == quota, "first_s"].median())
+
+    def cdf(self) -> pd.DataFrame:
+        """Delivery-latency CDFs: ``variant, latency_ms, fraction`` (all replications)."""
+        out = []
+        for v, h in self.histograms.items():
+            x, f = h.cdf()
+            out.append(pd.DataFrame({"variant": v, "latency_ms": x * 1000.0, "fraction": f}))
+        return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+            columns=["variant", "latency_ms", "fraction"])
+
+    def to_json(self, **kw) -> str:
+        rows = self.table.astype(object).where(self.table.notna(), None).to_dict("records")
+        return json.dumps({"scenario": self.scenario.name, "rows": rows}, **kw)
+
+    def _repr_html_(self) -> str:
+        return self.table.set_index("variant").T.to_html(float_format=lambda x: f"{x:,.3g}")
+
+    def __repr__(self) -> str:
+        cols = ["variant", "latency_p50_ms", "latency_p99_ms", "cost_usd_per_month",
+                "first_binding_limit"]
+        return f"<Comparison of {self.scenario.name!r}>\n" + self.table[cols].to_string(index=False)
+
+
+def _worst(guarantees) -> str:
+    """The weakest guarantee any replication showed."""
+    worst = 0
+    for g in guarantees:
+        for k, name in enumerate(_GUARANTEES):
+            if str(g).startswith(name):
+                worst = max(worst, k)
+    return _GUARANTEES[worst]
+
+
+def compare(scn: Scenario, variants=None, replications: int = 1, workers: int = 1,
+            progress: bool = True) -> Comparison:
+    """Run designs on the same workload and compare them.
+
+    Parameters
+    ----------
+    scn : Scenario
+        The workload (its ``architecture`` is ignored; ``seed`` seeds the replications).
+    variants : list of str or str, optional
+        Registered design names (``basic``, ``sns``, ``sqs``, ``appsync``, ``managed``), or a
+        comma-separated string; default the scenario's ``variants`` (or its architecture).
+    replications : int
+        Runs per design, with seeds spawned from the scenario's seed: the same seeds for every
+        design (common random numbers).
+    workers : int
+        Processes; 1 runs here. Results are identical either way.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Comparison
+        ``.table`` has one row per design: ``latency_p50_ms`` ... ``latency_p999_ms``,
+        ``latency_mean_ms``, ``latency_std_ms`` (means over replications, each with a
+        ``_ci95`` half-width), ``cost_usd_per_month``, ``cost_usd_per_1k_users_month``,
+        ``cost_usd_per_million_deliveries``, delivered/failed/lost/duplicated counts,
+        ``breaches_total``, ``breaches_by_quota``, ``first_binding_limit`` and
+        ``first_binding_s``, ``delivery_guarantee`` (the weakest seen) and ``wall_seconds``.
+
+    Raises
+    ------
+    ScenarioError
+        An unknown design, a bad replication count, or a scenario a design refuses.
+    """
+    if not isinstance(scn, Scenario):
+        raise ScenarioError("scn", type(scn).__name__,
+                            "must be a Scenario (use simulator.load_scenario)")
+    names = _variants(scn, variants)
+    if not isinstance(replications, int) or isinstance(replications, bool) or replications < 1:
+        raise ScenarioError("replications", replications, "must be an integer >= 1")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ScenarioError("workers", workers, "must be an integer >= 1")
+    _check(scn, names)
+    jobs = _jobs(scn, names, replications)
+    return Comparison(scn, names, _execute(jobs, workers, progress, f"compare {scn.name}"))
+
+
+def _check(scn: Scenario, names: list[str]) -> None:
+    from simulator.scenario import resolve
+
+    for v in names:   # every design checks the workload before any runs
+        resolve(scn.with_overrides({"architecture": v}))
+
+
+def _jobs(scn: Scenario, names: list[str], replications: int) -> list:
+    seeds = replication_seeds(scn.seed, replications)
+    return [(scn, v, r, s) for r, s in enumerate(seeds) for v in names]
+
+
+def _execute(jobs: list, workers: int, progress: bool, desc: str) -> list[dict]:
+    results = []
+    bar = _bar(len(jobs), progress, desc)
+    try:
+        if workers > 1:
+            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as ex:
+                for r in ex.map(_run_one, jobs):
+                    results.append(r)
+                    bar.update(1)
+        else:
+            for j in jobs:
+                results.append(_run_one(j))
+                bar.update(1)
+    finally:
+        bar.close()
+    return results
+
+
+def compare_sweep(scn: Scenario, variants, grid: dict, replications: int = 1, workers: int = 1,
+                  progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """:func:`compare` at every point of a what-if grid (see :func:`simulator.sweep`).
+
+    Parameters
+    ----------
+    scn, variants, replications, workers, progress
+        As :func:`compare`.
+    grid : dict
+        Dotted path -> value or list of values, e.g. ``{"workload.clients": [10, 1000,
+        100000], "workload.publish.total_rate_per_s": [0.5, 2]}``.
+
+    Returns
+    -------
+    table : DataFrame
+        The comparison table of every point, with a ``param.<path>`` column per grid key.
+    comparisons : dict
+        Point (a tuple of the grid values, in grid order) -> its :class:`Comparison`.
+    """
+    from simulator.sweeps import expand
+
+    if not isinstance(scn, Scenario):
+        raise ScenarioError("scn", type(scn).__name__,
+                            "must be a Scenario (use simulator.load_scenario)")
+    names = _variants(scn, variants)
+    if not isinstance(replications, int) or isinstance(replications, bool) or replications < 1:
+        raise ScenarioError("replications", replications, "must be an integer >= 1")
+    points = expand(grid)
+    scns = [scn.with_overrides(p) for p in points]
+    for s in scns:
+        _check(s, names)
+    jobs = [(k, j) for k, s in enumerate(scns) for j in _jobs(s, names, replications)]
+    results = _execute([j for _, j in jobs], workers, progress, f"compare {scn.name} grid")
+    tables, comparisons = [], {}
+    for k, (p, s) in enumerate(zip(points, scns)):
+        cmp = Comparison(s, names, [r for (kk, _), r in zip(jobs, results) if kk == k])
+        key = tuple(p.values())
+        comparisons[key] = cmp
+        t = cmp.table.copy()
+        for i, (path, v) in enumerate(p.items()):
+            t.insert(i, f"param.{path}", v)
+        tables.append(t)
+    return pd.concat(tables, ignore_index=True), comparisons
+
+
+def crossovers(table: pd.DataFrame, x: str, y: str = "cost_usd_per_month",
+               by: str = "variant") -> pd.DataFrame:
+    """Where one design's ``y`` crosses another's as ``x`` grows: for every pair, between
+    adjacent ``x`` values where the sign of their difference changes, the crossing by linear
+    interpolation in ``log10(x)``.
+
+    Returns
+    -------
+    DataFrame
+        ``a, b, x, y, below`` (``below``: the design cheaper, or lower, just below the
+        crossing), sorted by ``x``.
+    """
+    import numpy as np
+
+    for col in (x, y, by):
+        if col not in table:
+            raise ScenarioError("crossovers", col, f"no such column; have {list(table.columns)}")
+    wide = table.pivot_table(index=x, columns=by, values=y, aggfunc="mean").sort_index()
+    xs = np.log10(wide.index.to_numpy(dtype=float))
+    names = list(wide.columns)
+    rows = []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            d = (wide[a] - wide[b]).to_numpy(dtype=float)
+            for k in range(len(d) - 1):
+                d0, d1 = d[k], d[k + 1]
+                if not (np.isfinite(d0) and np.isfinite(d1)) or d0 * d1 > 0 or d0 == d1:
+                    continue
+                f = d0 / (d0 - d1)
+                lx = xs[k] + f * (xs[k + 1] - xs[k])
+                ya = wide[a].iloc[k] + f * (wide[a].iloc[k + 1] - wide[a].iloc[k])
+                rows.append({"a": a, "b": b, "x": float(10 ** lx), "y": float(ya),
+                             "below": a if d0 < 0 else b})
+    out = pd.DataFrame(rows, columns=["a", "b", "x", "y", "below"])
+    return out.sort_values("x").reset_index(drop=True)
+
+
+def _bar(total: int, enabled: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=desc, unit="run")
+
+
+__all__ = ["METRICS", "Comparison", "compare", "compare_sweep", "crossovers"]

@@ -26,7 +26,7 @@ METRICS = (
     "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_p999_ms", "latency_mean_ms",
     "latency_std_ms", "cost_usd_per_month", "cost_usd_per_1k_users_month",
     "cost_usd_per_million_deliveries", "deliveries_succeeded", "deliveries_failed",
-    "messages_lost", "messages_duplicated", "breaches_total",
+    "messages_intended", "messages_lost", "messages_duplicated", "breaches_total",
 )
 
 # delivery guarantees, from the best to the worst

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from simulator.metrics.histogram import LogHistogram
 from simulator.primitives.events import Call
 
 
@@ -172,3 +173,104 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
                 Call(env, a - env.now, on_arrive, (tk, b))
         t = t1
         yield env.timeout(t - env.now)
+
+
+class Design:
+    """What every design builds the same way: its random inputs, the workload (channels, the
+    connection registry, payloads), the integrity ledger, the connection lifecycle (its edge is
+    the subclass's), the latency histograms, and the end-of-run gauges.
+
+    Parameters
+    ----------
+    env, scn, params, streams, recorder
+        As every architecture's.
+    """
+
+    name = ""
+
+    def __init__(self, env, scn, params, streams, recorder):
+        from simulator.architectures.connections import Connections
+        from simulator.lifecycle import Integrity, Reconnect, make_heartbeat
+        from simulator.scenario import build_dist
+        from simulator.workload.channels import ChannelPlan
+        from simulator.workload.population import ConnectionRegistry
+
+        self.env = env
+        self.scn = scn
+        self.p = params
+        self.s = streams
+        self.rec = recorder
+        self.c = recorder.c
+        self.region = scn.region
+        w = scn.workload
+        # -- random inputs (named streams) --
+        rtt = w.client_rtt_s and build_dist(w.client_rtt_s) or params["latency.client_rtt_s"]
+        self.oneway = half(rtt)
+        self.route = params["latency.apigw_route_s"]
+        self.draws = d = Draws.build(streams, self.oneway, self.route, params)
+        self.u = d.u
+        # -- workload --
+        population = w.clients + getattr(w.arrivals, "extra_clients", 0)
+        self.channels = ChannelPlan(build_dist(w.channels.size), max(population, 1),
+                                    streams["channels"])
+        self.reg = ConnectionRegistry(self.channels.n, capacity=int(w.clients * 1.3) + 64)
+        self.payload = build_dist(w.publish.payload_bytes)
+        self.heartbeat = make_heartbeat(w.heartbeat, params)
+        self.integrity = Integrity(self.channels.n, scn.app.resume)
+        self.conns = Connections(env, scn, streams, recorder, self.reg, self.channels,
+                                 self.integrity, self.heartbeat, Reconnect(w.reconnect), d,
+                                 self.region)
+        self.hist = LogHistogram()
+        self.zombie_hist = LogHistogram()
+        self.regions: dict[str, RegionStack] = {}
+
+    def histograms(self) -> dict:
+        return {"delivery": self.hist, "connect": self.conns.connect_hist,
+                "zombie_lifetime": self.zombie_hist}
+
+    def gauges(self) -> dict:
+        reg = self.reg
+        return {
+            "connections_peak_open": self.conns.connected.peak,
+            "connections_open_end": reg.n_connected,
+            "zombie_rows_end": reg.n_zombie + reg.n_closing,
+            "stale_rows_end": reg.n_zombie + reg.n_closing + reg.n_half,
+            "lambda_peak_concurrency": sum(r.lam.peak for r in self.regions.values()
+                                           if r.lam is not None),
+            "delivery_guarantee": self.integrity.guarantee(),
+            "storms": self.conns.storms,
+        }
+
+    def _zombie_lifetimes(self, now: float) -> None:
+        """Lifetimes of the rows (or half-open connections) that outlived their clients: those
+        removed, and those still there, censored at ``now`` (a lower bound)."""
+        reg = self.reg
+        if reg.zombie_lifetimes:
+            self.zombie_hist.add(np.maximum(np.asarray(reg.zombie_lifetimes), 1e-6))
+        alive = np.flatnonzero(reg.was_zombie & (reg.state != 0))
+        if alive.size:
+            self.zombie_hist.add(np.maximum(now - reg.gone_at[alive], 1e-6))
+        self.c["zombie_rows.censored"] = alive.size
+
+
+def half(dist):
+    """One-way latency from a round-trip distribution (RTT / 2)."""
+    from simulator.primitives.distributions import Fixed, LogNormal
+
+    if isinstance(dist, LogNormal):
+        return LogNormal(dist.median / 2, dist.sigma)
+    if isinstance(dist, Fixed):
+        return Fixed(dist.value / 2)
+    return _Scaled(dist, 0.5)
+
+
+class _Scaled:
+    def __init__(self, dist, k):
+        self.dist, self.k = dist, k
+
+    def sample(self, rng, n):
+        return self.dist.sample(rng, n) * self.k
+
+    @property
+    def mean(self):
+        return self.dist.mean * self.k

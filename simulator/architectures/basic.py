@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from simulator.architectures.apigw_edge import ApiGatewayEdge
-from simulator.architectures.base import Draws, RegionStack, common_probes, publish_source
-from simulator.architectures.connections import Connections
+from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
 from simulator.architectures.delivery import DirectFanout
 from simulator.architectures.fanout import Fanout
 from simulator.architectures.tiers import SnsFanout, SqsFanout
@@ -34,35 +31,10 @@ from simulator.aws.api_gateway import ApiGateway
 from simulator.aws.dynamodb import Table
 from simulator.aws.lambda_ import LambdaService
 from simulator.aws.sdk import RetryPolicy
-from simulator.lifecycle import Integrity, Reconnect, make_heartbeat
-from simulator.metrics.histogram import LogHistogram
-from simulator.primitives.distributions import Fixed, LogNormal
 from simulator.primitives.events import Call
 from simulator.scenario import build_dist
 from simulator.units import MINUTE
-from simulator.workload.channels import ChannelPlan
-from simulator.workload.population import OPEN, ConnectionRegistry
-
-
-def _half(dist):
-    """One-way latency from a round-trip distribution (RTT / 2)."""
-    if isinstance(dist, LogNormal):
-        return LogNormal(dist.median / 2, dist.sigma)
-    if isinstance(dist, Fixed):
-        return Fixed(dist.value / 2)
-    return _Scaled(dist, 0.5)
-
-
-class _Scaled:
-    def __init__(self, dist, k):
-        self.dist, self.k = dist, k
-
-    def sample(self, rng, n):
-        return self.dist.sample(rng, n) * self.k
-
-    @property
-    def mean(self):
-        return self.dist.mean * self.k
+from simulator.workload.population import OPEN
 
 
 class _Ctx:
@@ -72,7 +44,7 @@ class _Ctx:
                  "attempt", "deadline", "record")
 
 
-class BasicArchitecture:
+class BasicArchitecture(Design):
     """Wires the components of an API Gateway design for one run; the delivery strategy is
     the class attribute ``delivery_cls`` (the basic design: :class:`DirectFanout`).
 
@@ -89,26 +61,9 @@ class BasicArchitecture:
     delivery_cls = DirectFanout
 
     def __init__(self, env, scn, params, streams, recorder):
-        self.env = env
-        self.scn = scn
-        self.p = params
-        self.s = streams
-        self.rec = recorder
-        self.c = recorder.c
-        self.region = scn.region
+        super().__init__(env, scn, params, streams, recorder)
         w = scn.workload
-        # -- random inputs (named streams) --
-        rtt = w.client_rtt_s and build_dist(w.client_rtt_s) or params["latency.client_rtt_s"]
-        self.oneway = _half(rtt)
-        self.route = params["latency.apigw_route_s"]
-        self.draws = d = Draws.build(streams, self.oneway, self.route, params)
-        self.u = d.u
-        # -- workload --
-        population = w.clients + getattr(w.arrivals, "extra_clients", 0)
-        self.channels = ChannelPlan(build_dist(w.channels.size), max(population, 1),
-                                    streams["channels"])
-        self.reg = ConnectionRegistry(self.channels.n, capacity=int(w.clients * 1.3) + 64)
-        self.payload = build_dist(w.publish.payload_bytes)
+        d = self.draws
         # -- components --
         self.apigw = ApiGateway(params, self.region, scn.aws.api_gateway.other_api_rps,
                                 recorder.breaches)
@@ -118,24 +73,17 @@ class BasicArchitecture:
         self.f_connect = self.function("connect", fns.connect)
         self.f_disconnect = self.function("disconnect", fns.disconnect)
         self.f_default = self.function("default", fns.default)
-        self.heartbeat = make_heartbeat(w.heartbeat, params)
         hb_lambda = self.heartbeat.kind == "app" and self.heartbeat.route == "lambda"
         self.f_heartbeat = self.function("heartbeat", fns.heartbeat) if hb_lambda else None
         cleanup = scn.app.cleanup
         self.f_sweep = self.function("sweep", fns.sweep) if cleanup.sweep else None
         self.table = Table(params, scn.aws.dynamodb, recorder, self.region)
         self.retry = RetryPolicy.from_params(params)
-        self.hist = LogHistogram()
-        self.zombie_hist = LogHistogram()
         self.P = scn.app.posts_in_flight or params["sdk.http_max_sockets"]
         self.pub_inflight = 0   # messages between API Gateway and their fan-out
         self.warmup = scn.warmup_s
         self.echo = w.publish.echo_to_sender
         self.fragments = w.client_fragments_frames
-        self.integrity = Integrity(self.channels.n, scn.app.resume)
-        self.conns = Connections(env, scn, streams, recorder, self.reg, self.channels,
-                                 self.integrity, self.heartbeat, Reconnect(w.reconnect), d,
-                                 self.region)
         post = params["latency.post_to_connection_s"]
         self.edge = ApiGatewayEdge(
             env, scn, streams, recorder, self.conns, self.apigw, self.table,
@@ -197,22 +145,6 @@ class BasicArchitecture:
     def probes(self, rec) -> None:
         common_probes(rec, self.reg, self.regions)
         self.delivery.probes(rec)
-
-    def histograms(self) -> dict:
-        return {"delivery": self.hist, "connect": self.conns.connect_hist,
-                "zombie_lifetime": self.zombie_hist}
-
-    def gauges(self) -> dict:
-        reg = self.reg
-        return {
-            "connections_peak_open": self.conns.connected.peak,
-            "connections_open_end": reg.n_connected,
-            "zombie_rows_end": reg.n_zombie + reg.n_closing,
-            "stale_rows_end": reg.n_zombie + reg.n_closing + reg.n_half,
-            "lambda_peak_concurrency": sum(r.lam.peak for r in self.regions.values()),
-            "delivery_guarantee": self.integrity.guarantee(),
-            "storms": self.conns.storms,
-        }
 
     # -- publishes --------------------------------------------------------------------------------
     def _publish_arrive(self, ev) -> None:
@@ -382,15 +314,7 @@ class BasicArchitecture:
         c["deliveries.in_flight"] = self.delivery.in_flight_posts
         c["connections.in_flight"] = self.conns.conn_inflight
         c["publishes.in_flight"] = self.pub_inflight
-        # zombie rows: lifetimes of those removed, and the ones still there (censored at the end)
-        reg = self.reg
-        if reg.zombie_lifetimes:
-            self.zombie_hist.add(np.maximum(np.asarray(reg.zombie_lifetimes), 1e-6))
-        # rows still outliving their clients count with their age so far (a lower bound)
-        alive = np.flatnonzero(reg.was_zombie & (reg.state != 0))
-        if alive.size:
-            self.zombie_hist.add(np.maximum(now - reg.gone_at[alive], 1e-6))
-        c["zombie_rows.censored"] = alive.size
+        self._zombie_lifetimes(now)
         self.integrity.count(c, self.delivery.in_flight_live_posts)
 
     def tick_lambda(self, now: float) -> None:

@@ -29,18 +29,11 @@ import math
 
 import numpy as np
 
-from simulator.architectures.base import Draws, RegionStack, common_probes, publish_source
-from simulator.architectures.basic import _half
-from simulator.architectures.connections import Connections
+from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
 from simulator.errors import ScenarioError
-from simulator.lifecycle import Integrity, Reconnect, make_heartbeat
-from simulator.metrics.histogram import LogHistogram
 from simulator.primitives.events import Call
 from simulator.primitives.token_bucket import TokenBucket
-from simulator.scenario import build_dist
 from simulator.units import MINUTE
-from simulator.workload.channels import ChannelPlan
-from simulator.workload.population import ConnectionRegistry
 
 COUNTERS = (
     "connections.attempted", "connections.established", "connections.rejected",
@@ -203,7 +196,7 @@ class ServiceEdge:
         pass
 
 
-class ServiceArchitecture:
+class ServiceArchitecture(Design):
     """A pub/sub service design (its :class:`ServiceSpec` is the class attribute ``spec``).
 
     Parameters
@@ -216,31 +209,8 @@ class ServiceArchitecture:
     spec: ServiceSpec = ServiceSpec()
 
     def __init__(self, env, scn, params, streams, recorder):
-        self.env = env
-        self.scn = scn
-        self.p = params
-        self.s = streams
-        self.rec = recorder
-        self.c = recorder.c
-        self.region = scn.region
-        w = scn.workload
-        rtt = w.client_rtt_s and build_dist(w.client_rtt_s) or params["latency.client_rtt_s"]
-        self.oneway = _half(rtt)
-        self.route = params["latency.apigw_route_s"]   # drawn, not used (common random numbers)
-        self.draws = d = Draws.build(streams, self.oneway, self.route, params)
-        self.u = d.u
-        population = w.clients + getattr(w.arrivals, "extra_clients", 0)
-        self.channels = ChannelPlan(build_dist(w.channels.size), max(population, 1),
-                                    streams["channels"])
-        self.reg = ConnectionRegistry(self.channels.n, capacity=int(w.clients * 1.3) + 64)
-        self.payload = build_dist(w.publish.payload_bytes)
+        super().__init__(env, scn, params, streams, recorder)   # self.route: drawn, not used
         self.lim = self.spec.limits(params, scn)
-        self.hist = LogHistogram()
-        self.zombie_hist = LogHistogram()
-        self.integrity = Integrity(self.channels.n, scn.app.resume)
-        self.conns = Connections(env, scn, streams, recorder, self.reg, self.channels,
-                                 self.integrity, make_heartbeat(w.heartbeat, params),
-                                 Reconnect(w.reconnect), d, self.region)
         self.edge = ServiceEdge(self)
         self.conns.attach(self.edge)
         self.broadcast = Broadcast(self)
@@ -270,22 +240,6 @@ class ServiceArchitecture:
         rec.rate_probe("service_operations_per_s", "service.operations")
         rec.rate_probe("service_deliveries_refused_per_s", "service.deliveries_refused")
 
-    def histograms(self) -> dict:
-        return {"delivery": self.hist, "connect": self.conns.connect_hist,
-                "zombie_lifetime": self.zombie_hist}
-
-    def gauges(self) -> dict:
-        reg = self.reg
-        return {
-            "connections_peak_open": self.conns.connected.peak,
-            "connections_open_end": reg.n_connected,
-            "zombie_rows_end": 0,
-            "stale_rows_end": reg.n_half,
-            "lambda_peak_concurrency": 0,
-            "delivery_guarantee": self.integrity.guarantee(),
-            "storms": self.conns.storms,
-        }
-
     def usage_snapshot(self, now: float) -> dict:
         conn = self.conns.connected
         conn.close(now)
@@ -303,9 +257,7 @@ class ServiceArchitecture:
         c["deliveries.in_flight"] = 0
         c["connections.in_flight"] = self.conns.conn_inflight
         c["publishes.in_flight"] = 0
-        reg = self.reg
-        if reg.zombie_lifetimes:
-            self.zombie_hist.add(np.maximum(np.asarray(reg.zombie_lifetimes), 1e-6))
+        self._zombie_lifetimes(now)
         self.integrity.count(c)
 
 

@@ -1,0 +1,554 @@
+"""Plots for design comparisons: latency CDFs, breach maps, cost and delivery rate against size.
+
+Each helper draws on the Axes it is given, or creates a new figure when ``ax`` is None, and
+returns what it drew on (an Axes, or a Figure for multi-panel plots). Helpers touch no other
+pyplot state. A design keeps the same colour in every plot (:data:`DESIGN_COLORS`).
+
+The tables are those of :func:`simulator.compare` and :func:`simulator.compare_sweep`; the
+CDFs those of :meth:`simulator.Comparison.cdf`. Axis labels carry their units: known columns
+are labelled from :data:`LABELS`, any other column by its name (override with ``xlabel`` /
+``ylabel``).
+
+>>> from simulator import plots
+>>> ax = plots.latency_cdfs(comparison)                           # doctest: +SKIP
+>>> fig = plots.breach_map(table, "param.workload.clients",
+...                        "param.workload.publish.total_rate_per_s")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap, to_rgb
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+#: fixed colour per registered design (others take the next free tab10 colour)
+DESIGN_COLORS: dict[str, str] = {
+    "basic": "tab:blue",
+    "sns": "tab:orange",
+    "sqs": "tab:brown",
+    "appsync": "tab:green",
+    "managed": "tab:purple",
+}
+_SPARE_COLORS = ("tab:red", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+#: fixed marker per registered design, so that overlapping lines stay distinguishable
+DESIGN_MARKERS: dict[str, str] = {"basic": "o", "sns": "s", "sqs": "D", "appsync": "^",
+                                  "managed": "v"}
+_SPARE_MARKERS = ("P", "X", "*", "h", "<")
+
+#: column -> (quantity, unit) used for axis labels
+LABELS: dict[str, tuple[str, str]] = {
+    "param.workload.clients": ("channel size", "subscribers"),
+    "param.workload.publish.total_rate_per_s": ("message rate", "messages/s"),
+    "cost_usd_per_month": ("cost", "USD/month"),
+    "cost_usd_per_1k_users_month": ("cost per 1,000 subscribers", "USD/month"),
+    "cost_usd_per_million_deliveries": ("cost per million deliveries", "USD"),
+    "latency_p50_ms": ("p50 delivery latency", "ms"),
+    "latency_p95_ms": ("p95 delivery latency", "ms"),
+    "latency_p99_ms": ("p99 delivery latency", "ms"),
+    "latency_p999_ms": ("p99.9 delivery latency", "ms"),
+    "latency_mean_ms": ("mean delivery latency", "ms"),
+    "deliveries_per_s": ("deliveries", "per second"),
+}
+
+#: colour of "no limit refused work" in :func:`breach_map`
+NONE_COLOR = "#d9efd3"
+_LIMIT_COLORS = ("#d62728", "#ff7f0e", "#e7ba52", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf", "#393b79")
+_QUANTILE_MARKERS = ("o", "^", "s", "D", "v", "P")
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def design_color(name: str, order: Sequence[str] = ()) -> str:
+    """The colour of design ``name``: fixed for registered designs, else by position in
+    ``order`` among the spare colours."""
+    if name in DESIGN_COLORS:
+        return DESIGN_COLORS[name]
+    others = [n for n in order if n not in DESIGN_COLORS]
+    k = others.index(name) if name in others else 0
+    return _SPARE_COLORS[k % len(_SPARE_COLORS)]
+
+
+def design_marker(name: str, order: Sequence[str] = ()) -> str:
+    """The marker of design ``name`` (as :func:`design_color`)."""
+    if name in DESIGN_MARKERS:
+        return DESIGN_MARKERS[name]
+    others = [n for n in order if n not in DESIGN_MARKERS]
+    k = others.index(name) if name in others else 0
+    return _SPARE_MARKERS[k % len(_SPARE_MARKERS)]
+
+
+def label(col: str, log: bool = False) -> str:
+    """Axis label of a column: ``"quantity (unit)"``, ``", log scale"`` appended if ``log``."""
+    if col in LABELS:
+        name, unit = LABELS[col]
+        text = f"{name} ({unit}{', log scale' if log else ''})"
+    else:
+        text = col.removeprefix("param.") + (" (log scale)" if log else "")
+    return text
+
+
+def unit(col: str) -> str:
+    """The unit of a column (``""`` if unknown)."""
+    return LABELS[col][1] if col in LABELS else ""
+
+
+def fmt_number(v: float) -> str:
+    """``1,000``, ``0.5``, ``2``: thousands separators, no trailing zeros."""
+    v = float(v)
+    if not math.isfinite(v):
+        return str(v)
+    return f"{v:,.0f}" if abs(v) >= 10 or v.is_integer() else f"{v:.3g}"
+
+
+def fmt_approx(v: float) -> str:
+    """Two significant figures, thousands separators: ``110``, ``1,100``, ``4.3``."""
+    v = float(v)
+    if not math.isfinite(v) or v == 0:
+        return fmt_number(v)
+    r = float(f"{v:.2g}")
+    return f"{r:,.0f}" if abs(r) >= 10 else f"{r:.2g}"
+
+
+def fmt_ms(ms: float) -> str:
+    """A latency: ``61 ms``, ``1.2 s``, ``29 s``, ``-`` when missing."""
+    ms = float(ms)
+    if not math.isfinite(ms):
+        return "-"
+    if ms < 1000:
+        return f"{ms:.3g} ms"
+    return f"{ms / 1000:.2g} s" if ms < 10_000 else f"{ms / 1000:,.0f} s"
+
+
+def fmt_usd(v: float) -> str:
+    """``$1,234`` (``$2.5`` below 10)."""
+    v = float(v)
+    return f"${v:,.0f}" if abs(v) >= 10 else f"${v:.2g}"
+
+
+def _new_ax(ax: Axes | None, figsize=(8, 4.5)) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _require(table: pd.DataFrame, cols: Sequence[str]) -> None:
+    missing = [c for c in cols if c not in table.columns]
+    if missing:
+        raise KeyError(f"missing column(s) {missing}; have {list(table.columns)}")
+
+
+def _designs(table: pd.DataFrame, by: str) -> list[str]:
+    return list(dict.fromkeys(table[by].tolist()))
+
+
+def _one_row_per(table: pd.DataFrame, keys: list[str]) -> None:
+    dup = table.duplicated(keys, keep=False)
+    if dup.any():
+        raise ValueError(
+            f"several rows per {tuple(keys)} (e.g. {table.loc[dup, keys].iloc[0].tolist()}): "
+            "filter the table to one value of every other grid parameter first")
+
+
+def _is_none(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
+
+
+# ----------------------------------------------------------------------------- latency CDFs
+
+
+def latency_cdfs(cdf_or_comparison, ax: Axes | None = None,
+                 quantiles: Sequence[float] = (0.5, 0.99), title: str | None = None) -> Axes:
+    """Delivery-latency CDFs, one step line per design, on a log latency axis.
+
+    Parameters
+    ----------
+    cdf_or_comparison : DataFrame or Comparison
+        ``variant, latency_ms, fraction`` (as :meth:`Comparison.cdf` returns), or a
+        :class:`~simulator.Comparison`, whose ``cdf()`` is plotted.
+    ax : Axes, optional
+        Where to draw; a new figure when None.
+    quantiles : sequence of float
+        Quantiles marked on each curve (read off the plotted CDF: the smallest latency whose
+        cumulative fraction reaches q) and quoted, per design, in the legend.
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+        Legend: one entry per design (``basic: p50 61 ms, p99 628 ms``), a design without any
+        measured delivery listed as such, then one entry per quantile marker shape.
+    """
+    names: list[str] | None = None
+    if hasattr(cdf_or_comparison, "cdf") and not isinstance(cdf_or_comparison, pd.DataFrame):
+        names = list(cdf_or_comparison.variants)
+        cdf = cdf_or_comparison.cdf()
+    else:
+        cdf = cdf_or_comparison
+    _require(cdf, ["variant", "latency_ms", "fraction"])
+    names = names or _designs(cdf, "variant")
+    for q in quantiles:
+        if not 0 < q <= 1:
+            raise ValueError(f"quantile {q!r} must be within (0, 1]")
+    ax = _new_ax(ax, figsize=(11, 4.5))
+    markers = dict(zip(quantiles, _QUANTILE_MARKERS))
+    handles = []
+    for name in names:
+        color = design_color(name, names)
+        d = cdf[(cdf["variant"] == name) & (cdf["latency_ms"] > 0)].sort_values("latency_ms")
+        if d.empty:
+            handles.append(Line2D([], [], color=color, ls=":",
+                                  label=f"{name}: no delivery measured"))
+            continue
+        x = d["latency_ms"].to_numpy(dtype=float)
+        f = d["fraction"].to_numpy(dtype=float)
+        # start the step at 0 so that the curve rises from the axis
+        (line,) = ax.step(np.r_[x[0], x], np.r_[0.0, f], where="post", color=color, lw=1.8)
+        parts = []
+        for q in quantiles:
+            i = min(int(np.searchsorted(f, q - 1e-12, side="left")), len(x) - 1)
+            ax.plot(x[i], q, marker=markers[q], color=color, ms=8, mec="black", mew=0.8,
+                    ls="none", zorder=4)
+            parts.append(f"{_qname(q)} {fmt_ms(x[i])}")
+        line.set_label(f"{name}: " + ", ".join(parts))
+        handles.append(line)
+    for q in quantiles:
+        ax.axhline(q, color="grey", lw=0.8, ls=":", zorder=0)
+        handles.append(Line2D([], [], marker=markers[q], color="grey", mec="black", ls="none",
+                              label=f"{_qname(q)} marker (fraction {q:g})"))
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("delivery latency (ms, log scale)")
+    ax.set_ylabel("fraction of deliveries")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def _qname(q: float) -> str:
+    return "p" + f"{100 * q:.6g}"
+
+
+# ----------------------------------------------------------------------------- breach map
+
+
+def breach_map(table: pd.DataFrame, x: str, y: str, ax=None, by: str = "variant",
+               annotate: str | None = "latency_p99_ms", ncols: int = 3,
+               title: str | None = None) -> Figure:
+    """For each design, the grid of ``x`` by ``y`` coloured by the first limit that refused work.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A :func:`~simulator.compare_sweep` table: columns ``by``, ``x``, ``y``,
+        ``first_binding_limit`` and ``first_binding_s`` (and ``annotate``), one row per design
+        and grid point.
+    x, y : str
+        Grid columns, e.g. ``"param.workload.clients"`` (channel size) and
+        ``"param.workload.publish.total_rate_per_s"`` (message rate). Shown as categories,
+        sorted (one cell per value, so a log-spaced grid reads evenly).
+    ax : Axes or sequence of Axes, optional
+        One Axes per design; a new figure (``ncols`` panels a row, a spare panel holding the
+        legend) when None.
+    by : str
+        The design column.
+    annotate : str or None
+        A latency column (ms) written in each cell, e.g. ``latency_p99_ms``; with the second
+        the limit first refused work, when it did.
+    ncols : int
+        Panels per row of a new figure.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    Figure
+        Legend: one entry per limit found, plus ``none`` (nothing refused work) and, when the
+        grid has holes, ``not run``.
+    """
+    cols = [by, x, y, "first_binding_limit", "first_binding_s"] + ([annotate] if annotate else [])
+    _require(table, cols)
+    _one_row_per(table, [by, x, y])
+    names = _designs(table, by)
+    xs = sorted(table[x].unique())
+    ys = sorted(table[y].unique())
+    limits = sorted({str(v) for v in table["first_binding_limit"] if not _is_none(v)})
+    cats = ["none"] + limits
+    colors = [NONE_COLOR] + [_LIMIT_COLORS[k % len(_LIMIT_COLORS)] for k in range(len(limits))]
+    cmap = ListedColormap(colors).with_extremes(bad="white")
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        ncols = max(1, min(ncols, len(names) + 1))
+        nrows = math.ceil((len(names) + 1) / ncols)   # + 1: a panel for the legend
+        w = max(3.2, 0.8 * len(xs) + 1.4)
+        h = max(2.2, 0.6 * len(ys) + 1.4)
+        fig, grid = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False,
+                                 layout="constrained")
+        axes = list(grid.ravel())
+        panels, spare = axes[:len(names)], axes[len(names):]
+        for a in spare:
+            a.axis("off")
+        legend_ax = spare[0] if spare else None
+    else:
+        panels = [ax] if isinstance(ax, Axes) else list(ax)
+        if len(panels) < len(names):
+            raise ValueError(f"{len(panels)} Axes for {len(names)} designs")
+        fig = panels[0].figure
+        legend_ax = None
+
+    missing = False
+    for pa, name in zip(panels, names):
+        d = table[table[by] == name].set_index([x, y])
+        codes = np.full((len(ys), len(xs)), np.nan)
+        for j, yv in enumerate(ys):
+            for i, xv in enumerate(xs):
+                if (xv, yv) not in d.index:
+                    missing = True
+                    continue
+                row = d.loc[(xv, yv)]
+                lim = row["first_binding_limit"]
+                k = 0 if _is_none(lim) else cats.index(str(lim))
+                codes[j, i] = k
+                text = []
+                if annotate:
+                    text.append(f"{_short(annotate)} {fmt_ms(row[annotate])}")
+                if not _is_none(row["first_binding_s"]):
+                    text.append(f"from {float(row['first_binding_s']):,.0f} s")
+                if text:
+                    pa.text(i, j, "\n".join(text), ha="center", va="center", fontsize=7,
+                            color=_ink(colors[k]))
+        pa.imshow(np.ma.masked_invalid(codes), cmap=cmap, vmin=-0.5, vmax=len(cats) - 0.5,
+                  origin="lower", aspect="auto", interpolation="nearest")
+        pa.set_xticks(range(len(xs)), [fmt_number(v) for v in xs], fontsize="small")
+        pa.set_yticks(range(len(ys)), [fmt_number(v) for v in ys], fontsize="small")
+        pa.set_xticks(np.arange(-0.5, len(xs)), minor=True)
+        pa.set_yticks(np.arange(-0.5, len(ys)), minor=True)
+        pa.grid(which="minor", color="white", lw=1.5)
+        pa.tick_params(which="minor", length=0)
+        pa.set_xlabel(label(x))
+        pa.set_ylabel(label(y))
+        pa.set_title(name, color=design_color(name, names), fontweight="bold")
+
+    handles = [Patch(facecolor=c, edgecolor="grey", label=n) for n, c in zip(cats, colors)]
+    handles[0].set_label("none (no limit refused work)")
+    if missing:
+        handles.append(Patch(facecolor="white", edgecolor="grey", label="not run"))
+    legend_title = "first limit that refused work"
+    if annotate:
+        legend_title += f"\ncells: {_short(annotate)} latency, and when the limit first bit"
+    if legend_ax is not None:
+        legend_ax.legend(handles=handles, title=legend_title, loc="center", fontsize="small",
+                         title_fontsize="small", frameon=False)
+    else:
+        fig.legend(handles=handles, title=legend_title, loc="lower center",
+                   ncol=min(len(handles), 4), fontsize="small", title_fontsize="small")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _short(col: str) -> str:
+    """``latency_p99_ms`` -> ``p99``."""
+    return col.removeprefix("latency_").removesuffix("_ms")
+
+
+def _ink(background: str) -> str:
+    r, g, b = to_rgb(background)
+    return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
+
+
+# ----------------------------------------------------------------------------- against size
+
+
+def _throttle_size(ax: Axes, throttle_rps, rate) -> None:
+    if throttle_rps is None or rate is None:
+        return
+    xs = float(throttle_rps) / float(rate)
+    ax.axvline(xs, color="black", ls="--", lw=1,
+               label=f"size × rate = API Gateway throttle ({fmt_number(throttle_rps)}/s): "
+                     f"{fmt_number(xs)} subscribers")
+
+
+def cost_vs(table: pd.DataFrame, x: str, y: str = "cost_usd_per_month", crossovers=None,
+            ax: Axes | None = None, by: str = "variant", throttle_rps: float | None = None,
+            rate: float | None = None, title: str | None = None) -> Axes:
+    """Cost (or any metric) against ``x`` on log-log axes, one line per design, with the
+    crossovers marked and explained.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per design and ``x`` value (filter a sweep's table to one message rate first):
+        columns ``by``, ``x``, ``y`` and ``first_binding_limit``; ``<y>_ci95`` draws error bars
+        where finite.
+    x : str
+        Usually ``"param.workload.clients"`` (channel size).
+    y : str
+        Default ``cost_usd_per_month``.
+    crossovers : DataFrame, optional
+        :func:`simulator.crossovers` of the same table: ``a, b, x, y, below``. Each crossing is
+        marked with its number, and the legend says which design is lower below it
+        ("1: appsync cheaper than basic below ~11 subscribers").
+    ax : Axes, optional
+    by : str
+        The design column.
+    throttle_rps, rate : float, optional
+        Both given: a vertical line at the channel size whose posts (size × rate) reach the
+        API Gateway account throttle (only meaningful when ``x`` is the channel size).
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+        Points where a quota refused work are hollow: those designs did not deliver everything,
+        and undelivered messages cost nothing, so their cost understates what the load needs.
+    """
+    _require(table, [by, x, y, "first_binding_limit"])
+    _one_row_per(table, [by, x])
+    ax = _new_ax(ax, figsize=(10, 5))
+    names = _designs(table, by)
+    hollow = []
+    for name in names:
+        d = table[table[by] == name].sort_values(x)
+        color, marker = design_color(name, names), design_marker(name, names)
+        xv = d[x].to_numpy(dtype=float)
+        yv = d[y].to_numpy(dtype=float)
+        ax.plot(xv, yv, "-", marker=marker, color=color, lw=1.8, ms=6, label=name)
+        ci = f"{y}_ci95"
+        if ci in d and np.isfinite(d[ci].to_numpy(dtype=float)).any():
+            ax.errorbar(xv, yv, yerr=d[ci].to_numpy(dtype=float), fmt="none", ecolor=color,
+                        capsize=3, lw=1)
+        bound = d["first_binding_limit"].map(lambda v: not _is_none(v)).to_numpy(dtype=bool)
+        if bound.any():
+            hollow.append((xv[bound], yv[bound], marker, color))
+    for xv, yv, marker, color in hollow:   # on top of every line, so none hides them
+        ax.plot(xv, yv, ls="none", marker=marker, ms=9, mfc="white", mec=color, mew=1.8,
+                zorder=4)
+    any_bound = bool(hollow)
+    _throttle_size(ax, throttle_rps, rate)
+    handles, _ = ax.get_legend_handles_labels()
+    if any_bound:
+        handles.append(Line2D([], [], marker="o", ls="none", mfc="white", mec="black", ms=8,
+                              label="hollow: a quota refused work (undelivered, so unbilled)"))
+    n = 0 if crossovers is None else len(crossovers)
+    if n:
+        _require(crossovers, ["a", "b", "x", "y", "below"])
+        word = "cheaper" if "cost" in y else "lower"
+        u = unit(x)
+        for k, row in enumerate(crossovers.itertuples(index=False), start=1):
+            other = row.b if row.below == row.a else row.a
+            ax.plot(row.x, row.y, marker="X", ms=10, color="black", mec="white", ls="none",
+                    zorder=5)
+            dx, dy = _OFFSETS[(k - 1) % len(_OFFSETS)]
+            ax.annotate(str(k), (row.x, row.y), xytext=(dx, dy), textcoords="offset points",
+                        fontsize=8, fontweight="bold", gid="crossover",
+                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "black",
+                              "lw": 0.5})
+            handles.append(Line2D([], [], marker=f"${k}$", color="black", ls="none", ms=7,
+                                  label=f"{k}: {row.below} {word} than {other} below "
+                                        f"~{fmt_approx(row.x)}{' ' + u if u else ''}"))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(label(x, log=True))
+    ax.set_ylabel(label(y, log=True))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
+              title=f"design; {n} crossover{'s' if n != 1 else ''} (×)",
+              title_fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+# label offsets (points) cycled over crossovers, so that neighbours do not overprint
+_OFFSETS = ((6, 6), (6, -16), (-16, 6), (-16, -16))
+
+
+def delivery_rate(table: pd.DataFrame, x: str, duration_s: float, ax: Axes | None = None,
+                  by: str = "variant", rate: float | None = None,
+                  throttle_rps: float | None = None, title: str | None = None) -> Axes:
+    """Deliveries per second each design achieved against ``x`` (log-log), with the demand
+    and the API Gateway account throttle drawn.
+
+    Parameters
+    ----------
+    table : DataFrame
+        One row per design and ``x`` value (one message rate): columns ``by``, ``x``,
+        ``deliveries_succeeded`` (over the whole run, warm-up included).
+    x : str
+        The channel size column, e.g. ``"param.workload.clients"``.
+    duration_s : float
+        The simulated seconds of each run: deliveries per second =
+        ``deliveries_succeeded / duration_s``.
+    ax : Axes, optional
+    by : str
+        The design column.
+    rate : float, optional
+        The message rate: draws the demand, ``size × rate`` deliveries per second (a design
+        on that line delivers everything).
+    throttle_rps : float, optional
+        The account throttle: a horizontal line. The designs that post through API Gateway's
+        @connections (basic, sns, sqs) cannot deliver above it.
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+    """
+    _require(table, [by, x, "deliveries_succeeded"])
+    _one_row_per(table, [by, x])
+    if not duration_s > 0:
+        raise ValueError(f"duration_s = {duration_s!r}: must be > 0")
+    ax = _new_ax(ax, figsize=(10, 5))
+    names = _designs(table, by)
+    values = []
+    for name in names:
+        d = table[table[by] == name].sort_values(x)
+        per_s = d["deliveries_succeeded"].to_numpy(dtype=float) / float(duration_s)
+        ax.plot(d[x].to_numpy(dtype=float), per_s, "-", marker=design_marker(name, names),
+                color=design_color(name, names), lw=1.8, ms=6, label=name)
+        values.append(per_s)
+    xs = np.sort(table[x].unique().astype(float))
+    if rate is not None:
+        ax.plot(xs, xs * float(rate), color="grey", ls=":", lw=2,
+                label=f"demand: size × {fmt_number(rate)} messages/s (expected)")
+        values.append(xs * float(rate))
+    if throttle_rps is not None:
+        values.append(np.array([float(throttle_rps)]))
+    v = np.concatenate(values)
+    v = v[np.isfinite(v) & (v > 0)]
+    lo, hi = (v.min() / 3, v.max() * 3) if v.size else (0.1, 10.0)
+    if throttle_rps is not None:
+        ax.axhline(float(throttle_rps), color="tab:red", ls="--", lw=1.5,
+                   label=f"API Gateway account throttle ({fmt_number(throttle_rps)} requests/s)")
+        ax.axhspan(float(throttle_rps), hi, color="tab:red", alpha=0.06, lw=0,
+                   label="above the throttle: out of reach of basic, sns, sqs")
+    ax.set_ylim(lo, hi)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(label(x, log=True))
+    ax.set_ylabel("deliveries per second (run average, log scale)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+__all__ = ["DESIGN_COLORS", "DESIGN_MARKERS", "LABELS", "breach_map", "cost_vs", "delivery_rate",
+           "design_color", "design_marker", "fmt_approx", "fmt_ms", "fmt_number", "fmt_usd", "label", "latency_cdfs", "unit"]

@@ -118,7 +118,7 @@ class Comparison:
             row["breaches_by_quota"] = self._by_quota(v, len(g))
             row["first_binding_limit"], row["first_binding_s"] = self._first_binding(v)
             row["delivery_guarantee"] = _worst(g["delivery_guarantee"])
-            row["wall_seconds"] = float(g["wall_seconds"].sum())
+            row["wall_seconds"] = float(g["run_seconds"].sum())   # the runs' own time, all told
             rows.append(row)
         return pd.DataFrame(rows)
 
@@ -206,17 +206,22 @@ def compare(scn: Scenario, variants=None, replications: int = 1, workers: int = 
     ScenarioError
         An unknown design, a bad replication count, or a scenario a design refuses.
     """
+    names = _arguments(scn, variants, replications, workers)
+    _check(scn, names)
+    jobs = _jobs(scn, names, replications)
+    return Comparison(scn, names, _execute(jobs, workers, progress, f"compare {scn.name}"))
+
+
+def _arguments(scn, variants, replications, workers) -> list[str]:
+    """The design names, once every argument is checked."""
     if not isinstance(scn, Scenario):
         raise ScenarioError("scn", type(scn).__name__,
                             "must be a Scenario (use simulator.load_scenario)")
     names = _variants(scn, variants)
-    if not isinstance(replications, int) or isinstance(replications, bool) or replications < 1:
-        raise ScenarioError("replications", replications, "must be an integer >= 1")
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ScenarioError("workers", workers, "must be an integer >= 1")
-    _check(scn, names)
-    jobs = _jobs(scn, names, replications)
-    return Comparison(scn, names, _execute(jobs, workers, progress, f"compare {scn.name}"))
+    for name, v in (("replications", replications), ("workers", workers)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ScenarioError(name, v, "must be an integer >= 1")
+    return names
 
 
 def _check(scn: Scenario, names: list[str]) -> None:
@@ -270,12 +275,7 @@ def compare_sweep(scn: Scenario, variants, grid: dict, replications: int = 1, wo
     """
     from simulator.sweeps import expand
 
-    if not isinstance(scn, Scenario):
-        raise ScenarioError("scn", type(scn).__name__,
-                            "must be a Scenario (use simulator.load_scenario)")
-    names = _variants(scn, variants)
-    if not isinstance(replications, int) or isinstance(replications, bool) or replications < 1:
-        raise ScenarioError("replications", replications, "must be an integer >= 1")
+    names = _arguments(scn, variants, replications, workers)
     points = expand(grid)
     scns = [scn.with_overrides(p) for p in points]
     for s in scns:

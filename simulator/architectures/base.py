@@ -17,6 +17,21 @@ import numpy as np
 from simulator.metrics.histogram import LogHistogram
 from simulator.primitives.events import Call
 
+#: counters every design starts at zero: those the summary reads, whatever the design has
+SUMMARY_COUNTERS = (
+    "connections.attempted", "connections.established", "connections.rejected",
+    "connections.initial", "connections.reconnect_attempts", "connections.abandoned",
+    "connections.blips", "publishes.attempted", "publishes.rejected", "messages.published",
+    "deliveries.attempted", "deliveries.succeeded", "deliveries.failed", "deliveries.stale",
+    "deliveries.stale_lost", "deliveries.stale_gone", "apigw.messages",
+    "apigw.connection_minutes", "api_gateway.throttled_posts", "api_gateway.throttled_messages",
+    "api_gateway.posts", "lambda.requests", "lambda.throttles", "lambda.cold_starts",
+    "dynamodb.read_units", "dynamodb.write_units", "dynamodb.throttles",
+    "dynamodb.deletes_on_410", "dynamodb.history_write_units", "cleanup.sweep_deletes",
+    "cleanup.ttl_deletes", "cleanup.heartbeat_timeouts", "resume.read_units", "heartbeats.sent",
+    "heartbeats.throttled", "data_transfer.out_bytes",
+)
+
 
 class Architecture(Protocol):
     """A design, wired for one run.
@@ -223,6 +238,8 @@ class Design:
         self.hist = LogHistogram()
         self.zombie_hist = LogHistogram()
         self.regions: dict[str, RegionStack] = {}
+        for k in SUMMARY_COUNTERS:
+            self.c[k] += 0.0
 
     def histograms(self) -> dict:
         return {"delivery": self.hist, "connect": self.conns.connect_hist,

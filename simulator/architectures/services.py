@@ -35,21 +35,8 @@ from simulator.primitives.events import Call
 from simulator.primitives.token_bucket import TokenBucket
 from simulator.units import MINUTE
 
-COUNTERS = (
-    "connections.attempted", "connections.established", "connections.rejected",
-    "connections.initial", "connections.reconnect_attempts", "connections.abandoned",
-    "connections.blips", "publishes.attempted", "publishes.rejected", "messages.published",
-    "deliveries.attempted", "deliveries.succeeded", "deliveries.failed", "deliveries.stale",
-    "deliveries.stale_lost", "deliveries.stale_gone", "apigw.messages",
-    "apigw.connection_minutes", "api_gateway.throttled_posts", "api_gateway.throttled_messages",
-    "api_gateway.posts", "lambda.requests", "lambda.throttles", "lambda.cold_starts",
-    "dynamodb.read_units", "dynamodb.write_units", "dynamodb.throttles",
-    "dynamodb.deletes_on_410", "dynamodb.history_write_units", "cleanup.sweep_deletes",
-    "cleanup.ttl_deletes", "cleanup.heartbeat_timeouts", "resume.read_units", "heartbeats.sent",
-    "heartbeats.throttled", "data_transfer.out_bytes", "service.operations",
-    "service.messages", "service.keepalives", "service.channel_seconds",
-    "service.deliveries_refused",
-)
+COUNTERS = ("service.operations", "service.messages", "service.keepalives",
+            "service.channel_seconds", "service.deliveries_refused")
 
 
 class ServiceSpec:

@@ -125,7 +125,7 @@ def fmt_ms(ms: float) -> str:
         return "-"
     if ms < 1000:
         return f"{ms:.3g} ms"
-    return f"{ms / 1000:.2g} s" if ms < 10_000 else f"{ms / 1000:,.0f} s"
+    return f"{ms / 1000:.2g} s" if ms < 10_000 else f"{ms / 1000:,.0f} s"  # not a catalog value
 
 
 def fmt_usd(v: float) -> str:
@@ -231,7 +231,7 @@ def latency_cdfs(cdf_or_comparison, ax: Axes | None = None,
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("delivery latency (ms, log scale)")
     ax.set_ylabel("fraction of deliveries")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="both", alpha=0.3)  # not a catalog value
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     if title:
         ax.set_title(title)
@@ -296,7 +296,7 @@ def breach_map(table: pd.DataFrame, x: str, y: str, ax=None, by: str = "variant"
         ncols = max(1, min(ncols, len(names) + 1))
         nrows = math.ceil((len(names) + 1) / ncols)   # + 1: a panel for the legend
         w = max(3.2, 0.8 * len(xs) + 1.4)
-        h = max(2.2, 0.6 * len(ys) + 1.4)
+        h = max(2.2, 0.6 * len(ys) + 1.4)  # not a catalog value
         fig, grid = plt.subplots(nrows, ncols, figsize=(w * ncols, h * nrows), squeeze=False,
                                  layout="constrained")
         axes = list(grid.ravel())
@@ -420,7 +420,7 @@ def cost_vs(table: pd.DataFrame, x: str, y: str = "cost_usd_per_month", crossove
     """
     _require(table, [by, x, y, "first_binding_limit"])
     _one_row_per(table, [by, x])
-    ax = _new_ax(ax, figsize=(10, 5))
+    ax = _new_ax(ax, figsize=(10, 5))  # not a catalog value
     names = _designs(table, by)
     hollow = []
     for name in names:
@@ -453,7 +453,7 @@ def cost_vs(table: pd.DataFrame, x: str, y: str = "cost_usd_per_month", crossove
         for k, row in enumerate(crossovers.itertuples(index=False), start=1):
             other = row.b if row.below == row.a else row.a
             ax.plot(row.x, row.y, marker="X", ms=10, color="black", mec="white", ls="none",
-                    zorder=5)
+                    zorder=5)  # not a catalog value
             dx, dy = _OFFSETS[(k - 1) % len(_OFFSETS)]
             ax.annotate(str(k), (row.x, row.y), xytext=(dx, dy), textcoords="offset points",
                         fontsize=8, fontweight="bold", gid="crossover",
@@ -466,7 +466,7 @@ def cost_vs(table: pd.DataFrame, x: str, y: str = "cost_usd_per_month", crossove
     ax.set_yscale("log")
     ax.set_xlabel(label(x, log=True))
     ax.set_ylabel(label(y, log=True))
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="both", alpha=0.3)  # not a catalog value
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
               title=f"design; {n} crossover{'s' if n != 1 else ''} (×)",
               title_fontsize="small")
@@ -514,7 +514,7 @@ def delivery_rate(table: pd.DataFrame, x: str, duration_s: float, ax: Axes | Non
     _one_row_per(table, [by, x])
     if not duration_s > 0:
         raise ValueError(f"duration_s = {duration_s!r}: must be > 0")
-    ax = _new_ax(ax, figsize=(10, 5))
+    ax = _new_ax(ax, figsize=(10, 5))  # not a catalog value
     names = _designs(table, by)
     values = []
     for name in names:
@@ -532,18 +532,18 @@ def delivery_rate(table: pd.DataFrame, x: str, duration_s: float, ax: Axes | Non
         values.append(np.array([float(throttle_rps)]))
     v = np.concatenate(values)
     v = v[np.isfinite(v) & (v > 0)]
-    lo, hi = (v.min() / 3, v.max() * 3) if v.size else (0.1, 10.0)
+    lo, hi = (v.min() / 3, v.max() * 3) if v.size else (0.1, 10.0)  # not a catalog value
     if throttle_rps is not None:
         ax.axhline(float(throttle_rps), color="tab:red", ls="--", lw=1.5,
                    label=f"API Gateway account throttle ({fmt_number(throttle_rps)} requests/s)")
-        ax.axhspan(float(throttle_rps), hi, color="tab:red", alpha=0.06, lw=0,
+        ax.axhspan(float(throttle_rps), hi, color="tab:red", alpha=0.06, lw=0,  # not a catalog value
                    label="above the throttle: out of reach of basic, sns, sqs")
     ax.set_ylim(lo, hi)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(label(x, log=True))
     ax.set_ylabel("deliveries per second (run average, log scale)")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="both", alpha=0.3)  # not a catalog value
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     if title:
         ax.set_title(title)

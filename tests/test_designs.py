@@ -178,20 +178,18 @@ def test_with_the_throttle_binding_the_posts_drain_at_its_rate(design):
 @pytest.mark.parametrize("design", ["basic", "sns", "sqs"])
 def test_the_account_throttle_bounds_every_design_that_posts_through_connections(design):
     """Demand 16,000 posts/s against 10,000 rps of which other APIs use 2,000: whatever the
-    tier, posts (and inbound messages) go through at 8,000/s, within 2%."""
-    T = 40.0
-    scn = small("livestream-compare", architecture=design, duration_s=T, warmup_s=0.0,
+    tier, posts and inbound messages go through at 8,000/s, within 2% (once the SQS event
+    source mapping has scaled up: from 20 s on). Posts are counted when sent, by the fan-out
+    engines; inbound messages when API Gateway admits them."""
+    scn = small("livestream-compare", architecture=design, duration_s=40.0, warmup_s=0.0,
                 **{"workload.clients": 4000, "workload.initially_connected": 1.0,
                    "workload.publish.total_rate_per_s": 4.0,
                    "aws.api_gateway.other_api_rps": 2000.0})
     res = sim.run(scn)
-    c = res.counters
-    granted = (c["deliveries.succeeded"] + c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
-               + c.get("deliveries.duplicates", 0.0) + c["apigw.messages.inbound"]
-               + c["resume.posts"] - c["resume.throttled_posts"])
-    p = sim.resolve(scn)
-    expected = p["api_gateway.account_throttle_burst"] + (10_000 - 2_000) * T
-    assert granted == pytest.approx(expected, rel=0.02)
+    ts = res.timeseries.loc[20.0:]
+    rate = (ts["posts_sent_per_s"] + ts["inbound_messages_per_s"]).mean()
+    assert sim.resolve(scn)["api_gateway.account_throttle_rps"] == 10_000
+    assert rate == pytest.approx(10_000 - 2_000, rel=0.02)
     assert res.summary["apigw_throttled_requests"] > 0
 
 

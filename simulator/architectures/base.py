@@ -29,7 +29,7 @@ SUMMARY_COUNTERS = (
     "dynamodb.read_units", "dynamodb.write_units", "dynamodb.throttles",
     "dynamodb.deletes_on_410", "dynamodb.history_write_units", "cleanup.sweep_deletes",
     "cleanup.ttl_deletes", "cleanup.heartbeat_timeouts", "resume.read_units", "heartbeats.sent",
-    "heartbeats.throttled", "data_transfer.out_bytes",
+    "heartbeats.throttled", "data_transfer.out_bytes", "api_gateway.posts_sent",
 )
 
 
@@ -150,7 +150,11 @@ def common_probes(rec, reg, regions: dict) -> None:
     rec.rate_probe("dynamodb_throttles_per_s", "dynamodb.throttles")
     rec.rate_probe("messages_published_per_s", "messages.published")
     rec.rate_probe("deliveries_per_s", "deliveries.succeeded")
+    rec.rate_probe("posts_to_half_open_per_s", "deliveries.stale_lost")
+    rec.rate_probe("posts_gone_per_s", "deliveries.stale_gone")
     rec.rate_probe("posts_throttled_per_s", "api_gateway.throttled_posts")
+    rec.rate_probe("posts_sent_per_s", "api_gateway.posts_sent")
+    rec.rate_probe("inbound_messages_per_s", "apigw.messages.inbound")
     rec.rate_probe("connections_attempted_per_s", "connections.attempted")
     rec.rate_probe("connections_rejected_per_s", "connections.rejected")
     rec.rate_probe("lambda_throttles_per_s", "lambda.throttles")

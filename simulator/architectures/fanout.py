@@ -84,6 +84,8 @@ class Fanout:
         self.env = env
         self.throttle = throttle
         self.bucket = throttle.bucket
+        throttle.engines.append(self)
+        self._t_tick = -1.0
         self.post = post_dist
         self.down = downlink_dist
         self.retry = retry
@@ -207,9 +209,12 @@ class Fanout:
         n = live + half + gone
         if n == 0:
             return FanoutResult(end=now)
-        if self._active or not self.bucket.try_take(now if t_tokens is None else t_tokens, n):
+        tt = now if t_tokens is None else t_tokens
+        self.throttle.sync(tt, but=self)
+        if self._active or not self.bucket.try_take(tt, n):
             self._enqueue(now, t_pub, live, half, gone, deadline, record, ctx)
             return None
+        self.rec.c["api_gateway.posts_sent"] += n
         P = self.P
         i0 = self._take(n)
         Lp = self._Lpy
@@ -246,6 +251,7 @@ class Fanout:
             ok = send < limit
             attempted = int(ok.sum())
             self.bucket.refund(n - attempted)  # posts never made take no token
+            self.rec.c["api_gateway.posts_sent"] -= n - attempted
             comp = comp[ok]
             end = deadline
             live, half, gone = self._split(attempted, live, half, gone)
@@ -331,7 +337,13 @@ class Fanout:
                 yield env.timeout(self.tick_s)
         self._ticking = False
 
+    def catch_up(self, now: float) -> None:
+        """Decide the posts ready by ``now`` (called before another request takes a token)."""
+        if self._active and now > self._t_tick:
+            self._tick(now)
+
     def _tick(self, t: float) -> None:
+        self._t_tick = t
         rng = self.rng
         rows = np.asarray(self._active, dtype=np.int64)
         FA = self.free_at[rows]
@@ -368,22 +380,19 @@ class Fanout:
         req = ready & (AT > 0)
         K = int(req.sum())
         if K:
-            G = self.throttle.admit(t, "api_gateway:@connections", K)
             ridx = np.flatnonzero(req)
-            if G < K:
-                keys = rng.random(K)
-                cut = np.argpartition(keys, G)[:G] if G > 0 else np.empty(0, dtype=np.int64)
-                gmask = np.zeros(K, dtype=bool)
-                gmask[cut] = True
-                self.rec.c["api_gateway.throttled_posts"] += K - G
-            else:
-                gmask = np.ones(K, dtype=bool)
-            rowi = ridx // self.P
             flatFA = FA.ravel()
+            send = flatFA[ridx]
+            self.throttle.sync(t, but=self)
+            gmask = self.throttle.admit_in_order(t, "api_gateway:@connections", send)
+            G = int(gmask.sum())
+            self.rec.c["api_gateway.posts_sent"] += G
+            if G < K:
+                self.rec.c["api_gateway.throttled_posts"] += K - G
+            rowi = ridx // self.P
             flatAT = AT.ravel()
             flatKD = KD.ravel()
             lat = self.post.sample(rng, K)
-            send = flatFA[ridx]
             done = send + lat
             # granted
             gi = ridx[gmask]

@@ -75,14 +75,12 @@ class _Shard:
 
 def _start(host, engine, now: float, t: float, s: _Shard, live: int, half: int, gone: int,
            record: bool, done) -> None:
-    """Start posts of shard ``s`` on ``engine`` at ``t`` (>= ``now``): computed now when the
-    throttle does not bind (tokens taken at ``now``), else from an event at ``t``; ``done(s,
-    res)`` when they are decided."""
-    if t > now and not engine.can_fast(now, live + half + gone):
+    """Start posts of shard ``s`` on ``engine`` at ``t`` (>= ``now``; from an event when
+    later, so that their tokens are taken then); ``done(s, res)`` when they are decided."""
+    if t > now:
         host.at(t - now, _start_ev, (host, engine, s, live, half, gone, record, done))
         return
-    res = engine.start(t, s.t_pub, live, half, gone, s.deadline, record, s,
-                       now if t > now else None)
+    res = engine.start(now, s.t_pub, live, half, gone, s.deadline, record, s)
     if res is not None:
         done(s, res)
 
@@ -151,12 +149,11 @@ class _WorkerTier:
         if t >= s.deadline:
             self._posted(s, None)
             return
-        if t > now and not self.fanout.can_fast(now, s.n):
+        if t > now:     # the worker's tokens are taken when its posts start
             self.host.at(t - now, self._post_ev, s)
             return
         self._unwait(s)
-        res = self.fanout.start(t, s.t_pub, s.live, s.half, s.gone, s.deadline, s.record, s,
-                                now if t > now else None)
+        res = self.fanout.start(now, s.t_pub, s.live, s.half, s.gone, s.deadline, s.record, s)
         if res is not None:
             self._posted(s, res)
 
@@ -558,6 +555,7 @@ class SqsFanout(_WorkerTier):
         rec.probe("esm_pollers", lambda t: self.level)
         rec.probe("sqs_messages_waiting", lambda t: len(self.ready))
         rec.rate_probe("sqs_messages_per_s", "sqs.messages")
+        rec.rate_probe("duplicates_per_s", "deliveries.duplicates")
 
     @classmethod
     def check(cls, scn, p) -> list[ScenarioError]:

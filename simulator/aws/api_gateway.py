@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from simulator.primitives.token_bucket import TokenBucket
 
 
@@ -77,18 +79,28 @@ class AccountThrottle:
         Where refused requests are logged (``api_gateway.account_throttle``).
     """
 
-    __slots__ = ("bucket", "region", "breaches")
+    __slots__ = ("bucket", "region", "breaches", "engines")
 
     def __init__(self, bucket: TokenBucket, region: str, breaches=None):
         self.bucket = bucket
         self.region = region
         self.breaches = breaches
+        self.engines: list = []   # fan-out engines whose waiting posts are decided in ticks
+
+    def sync(self, now: float, but=None) -> None:
+        """Let every fan-out engine (``but`` one) decide its posts that were ready by ``now``
+        before another request takes a token at ``now``: the bucket serves requests in time
+        order, whoever makes them."""
+        for e in self.engines:
+            if e is not but:
+                e.catch_up(now)
 
     def admit(self, now: float, component: str, n: int | None = None) -> int:
         """Requests at ``now`` from ``component`` (``"api_gateway:$default"``, ...): one
         request (``n`` omitted; 1 or 0 admitted) or a batch of ``n`` (as many whole tokens
         as there are). Every refused request is logged as an ``api_gateway.account_throttle``
         breach. Returns how many were admitted."""
+        self.sync(now)
         if n is None:
             n = 1
             got = 1 if self.bucket.try_take(now) else 0
@@ -97,3 +109,46 @@ class AccountThrottle:
         if got < n and self.breaches is not None:
             self.breaches.add(now, "api_gateway.account_throttle", component, self.region, n - got)
         return got
+
+    def admit_in_order(self, now: float, component: str, ready: np.ndarray) -> np.ndarray:
+        """Requests that arrived at times ``ready`` (each in the bucket's last update .. ``now``),
+        decided as a continuous-time bucket decides them one by one in time order: a request is
+        granted if a token is there when it arrives. Returns the mask of those granted; the
+        refused are logged as breaches at ``now``.
+
+        Granted count after the i-th request (1-based, in time order), with ``D_j`` the whole
+        tokens that have arrived by request j: ``G_i = min(G_{i-1} + 1, D_i)``, i.e.
+        ``G_i = i + min(0, min_{j<=i}(D_j - j))``, exact while the bucket stays below its
+        capacity (otherwise the requests are decided one by one)."""
+        b = self.bucket
+        k = ready.size
+        order = np.argsort(ready, kind="stable")
+        r = np.maximum(ready[order], b.last)
+        arrived = b.tokens + (r - b.last) * b.rate
+        if arrived[-1] < b.capacity:
+            d = np.floor(arrived + 1e-9)
+            j = np.arange(1, k + 1)
+            g = j + np.minimum(0.0, np.minimum.accumulate(d - j))
+            step = np.diff(g, prepend=0.0) > 0
+            level = float(arrived[-1] - g[-1])          # just after the last request
+        else:   # the capacity binds somewhere: one by one
+            step = np.zeros(k, dtype=bool)
+            level, last = b.tokens, b.last
+            for i, t in enumerate(r.tolist()):
+                level = min(b.capacity, level + (t - last) * b.rate)
+                last = t
+                if level >= 1.0 - 1e-9:
+                    level -= 1.0
+                    step[i] = True
+        granted = int(step.sum())
+        t_last = float(r[-1])
+        b.tokens = min(b.capacity, level + max(now - t_last, 0.0) * b.rate)
+        b.last = max(now, t_last)
+        b.granted += granted
+        b.rejected += k - granted
+        if granted < k and self.breaches is not None:
+            self.breaches.add(now, "api_gateway.account_throttle", component, self.region,
+                              k - granted)
+        mask = np.empty(k, dtype=bool)
+        mask[order] = step
+        return mask

@@ -1,0 +1,35 @@
+"""The README quotes what the code prints: the design comparisons come from
+``scripts/readme_figures.py`` (saved in ``benchmarks/results/compare.json``), row for row."""
+
+import json
+
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+FIGURES = json.loads((ROOT / "benchmarks" / "results" / "compare.json").read_text())
+
+
+def _row(f: dict) -> str:
+    return (f"| {f['design']} | {f['p50']} | {f['p99']} | {f['cost']} | {f['per_million']} "
+            f"| {f['lost']} | {f['first_limit']} | {f['guarantee']} |")
+
+
+def test_readme_quotes_every_design_comparison_row():
+    for name, run in FIGURES.items():
+        assert len(run["figures"]) == 5, name
+        for f in run["figures"]:
+            assert _row(f) in README, f"README lacks the {name} row of {f['design']}: {_row(f)}"
+
+
+def test_the_saved_rows_are_the_comparison_rows():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from readme_figures import row_figures
+
+    for run in FIGURES.values():
+        assert [row_figures(r) for r in run["rows"]] == run["figures"]
+
+
+def test_readme_needs_nothing_outside_the_repository():
+    assert "../shared" not in README and "shared/" not in README

@@ -85,7 +85,6 @@ class Fanout:
         self.throttle = throttle
         self.bucket = throttle.bucket
         throttle.engines.append(self)
-        self._t_tick = -1.0
         self.post = post_dist
         self.down = downlink_dist
         self.retry = retry
@@ -210,8 +209,8 @@ class Fanout:
         if n == 0:
             return FanoutResult(end=now)
         tt = now if t_tokens is None else t_tokens
-        self.throttle.sync(tt, but=self)
-        if self._active or not self.bucket.try_take(tt, n):
+        if self._active or self.bucket.level(tt) - self.throttle.reserved(tt, but=self) < n \
+                or not self.bucket.try_take(tt, n):
             self._enqueue(now, t_pub, live, half, gone, deadline, record, ctx)
             return None
         self.rec.c["api_gateway.posts_sent"] += n
@@ -337,13 +336,18 @@ class Fanout:
                 yield env.timeout(self.tick_s)
         self._ticking = False
 
-    def catch_up(self, now: float) -> None:
-        """Decide the posts ready by ``now`` (called before another request takes a token)."""
-        if self._active and now > self._t_tick:
-            self._tick(now)
+    def pending_ready(self, now: float) -> np.ndarray:
+        """Ready times of the attempts that the next tick will decide and that are ready by
+        ``now``: retries due, and posts that free calls will start."""
+        rows = np.asarray(self._active, dtype=np.int64)
+        FA = self.free_at[rows]
+        AT = self.attempt[rows]
+        ready = FA <= now
+        idle = ready & (AT == 0)
+        new = idle & (np.cumsum(idle, axis=1) <= self.remaining[rows][:, None])
+        return FA[(ready & (AT > 0)) | new]
 
     def _tick(self, t: float) -> None:
-        self._t_tick = t
         rng = self.rng
         rows = np.asarray(self._active, dtype=np.int64)
         FA = self.free_at[rows]
@@ -383,7 +387,6 @@ class Fanout:
             ridx = np.flatnonzero(req)
             flatFA = FA.ravel()
             send = flatFA[ridx]
-            self.throttle.sync(t, but=self)
             gmask = self.throttle.admit_in_order(t, "api_gateway:@connections", send)
             G = int(gmask.sum())
             self.rec.c["api_gateway.posts_sent"] += G

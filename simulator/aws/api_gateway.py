@@ -87,25 +87,31 @@ class AccountThrottle:
         self.breaches = breaches
         self.engines: list = []   # fan-out engines whose waiting posts are decided in ticks
 
-    def sync(self, now: float, but=None) -> None:
-        """Let every fan-out engine (``but`` one) decide its posts that were ready by ``now``
-        before another request takes a token at ``now``: the bucket serves requests in time
-        order, whoever makes them."""
-        for e in self.engines:
-            if e is not but:
-                e.catch_up(now)
+    def reserved(self, now: float, but=None) -> int:
+        """Tokens that the fan-out engines' (``but`` one excepted) posts ready by ``now``, not
+        yet decided (engines decide in ticks), would have taken by ``now`` in time order: a
+        request at ``now`` must leave them, as it would in continuous time."""
+        ready = [r for e in self.engines if e is not but and e._active
+                 for r in (e.pending_ready(now),) if r.size]
+        if not ready:
+            return 0
+        step, _, _ = self._decide(np.concatenate(ready))
+        return int(step.sum())
 
     def admit(self, now: float, component: str, n: int | None = None) -> int:
         """Requests at ``now`` from ``component`` (``"api_gateway:$default"``, ...): one
         request (``n`` omitted; 1 or 0 admitted) or a batch of ``n`` (as many whole tokens
         as there are). Every refused request is logged as an ``api_gateway.account_throttle``
         breach. Returns how many were admitted."""
-        self.sync(now)
+        held = self.reserved(now)
+        b = self.bucket
         if n is None:
             n = 1
-            got = 1 if self.bucket.try_take(now) else 0
+            got = 1 if b.level(now) - held >= 1.0 and b.try_take(now) else 0
         else:
-            got = self.bucket.take_up_to(now, n)
+            got = min(n, max(0, int(b.level(now) - held + 1e-9)))
+            if got:
+                b.try_take(now, got)
         if got < n and self.breaches is not None:
             self.breaches.add(now, "api_gateway.account_throttle", component, self.region, n - got)
         return got
@@ -120,6 +126,22 @@ class AccountThrottle:
         tokens that have arrived by request j: ``G_i = min(G_{i-1} + 1, D_i)``, i.e.
         ``G_i = i + min(0, min_{j<=i}(D_j - j))``, exact while the bucket stays below its
         capacity (otherwise the requests are decided one by one)."""
+        b = self.bucket
+        k = ready.size
+        step, level, t_last = self._decide(ready)
+        granted = int(step.sum())
+        b.tokens = min(b.capacity, level + max(now - t_last, 0.0) * b.rate)
+        b.last = max(now, t_last)
+        b.granted += granted
+        b.rejected += k - granted
+        if granted < k and self.breaches is not None:
+            self.breaches.add(now, "api_gateway.account_throttle", component, self.region,
+                              k - granted)
+        return step
+
+    def _decide(self, ready: np.ndarray) -> tuple[np.ndarray, float, float]:
+        """The grants (a mask in the order of ``ready``) of requests arriving at ``ready`` in
+        time order, the bucket's level just after the last, and its time; nothing changes."""
         b = self.bucket
         k = ready.size
         order = np.argsort(ready, kind="stable")
@@ -140,15 +162,6 @@ class AccountThrottle:
                 if level >= 1.0 - 1e-9:
                     level -= 1.0
                     step[i] = True
-        granted = int(step.sum())
-        t_last = float(r[-1])
-        b.tokens = min(b.capacity, level + max(now - t_last, 0.0) * b.rate)
-        b.last = max(now, t_last)
-        b.granted += granted
-        b.rejected += k - granted
-        if granted < k and self.breaches is not None:
-            self.breaches.add(now, "api_gateway.account_throttle", component, self.region,
-                              k - granted)
         mask = np.empty(k, dtype=bool)
         mask[order] = step
-        return mask
+        return mask, level, float(r[-1])

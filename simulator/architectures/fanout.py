@@ -11,9 +11,12 @@ Two exact-enough paths, one event per fan-out in the common case:
   batches; huge fan-outs are sub-sampled (stratified, weighted) for the histogram.
 * **Slow path** (the throttle binds): the fan-out joins a table of pool slots (one row per
   fan-out, one column per slot) advanced by one global tick every ``throttle_tick_s``. Each
-  tick, every slot that is free attempts its next post; the bucket grants what it holds,
-  at random among the attempts; a 429 is retried by the SDK policy (backoff with full jitter,
-  retry quota) or fails. The Lambda's timeout cuts a fan-out short.
+  tick, every slot that is free attempts its next post; the bucket decides the attempts in
+  the order they became ready, as a continuous bucket would one at a time
+  (:meth:`AccountThrottle.admit_in_order`); a 429 is retried by the SDK policy (backoff with
+  full jitter, retry quota) or fails. Other requests between ticks leave the tokens these
+  attempts would have taken (:meth:`AccountThrottle.reserved`). The Lambda's timeout cuts a
+  fan-out short.
 
 Recipients are connections (live), half-open rows (accepted and lost: stale) and closed rows
 (410 Gone: stale); which post goes to which is random, so deliveries are recorded with the

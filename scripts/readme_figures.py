@@ -1,6 +1,7 @@
-"""Print (and save) the design comparisons the README quotes, at full size.
+"""Print (and save) the figures the README quotes, at full size: the design comparisons,
+and the basic design's livestream at 20,000 and 200 viewers.
 
-    .venv/bin/python scripts/readme_figures.py [--replications 3] [--workers 2]
+    .venv/bin/python scripts/readme_figures.py [--replications 3] [--workers 2] [--only livestream]
 
 Runs ``sim.compare`` on ``data/scenarios/livestream-compare.yaml`` (20,000 viewers of one
 channel, 2 messages/s) and ``data/scenarios/chat-compare.yaml`` (100,000 chat users), prints
@@ -40,6 +41,23 @@ def row_figures(r: dict) -> dict:
     }
 
 
+def livestream_figures() -> dict:
+    """``livestream-basic`` (one run, its seed) at 20,000 and at 200 viewers."""
+    out = {}
+    for viewers in (20_000, 200):
+        scn = sim.load_scenario(ROOT / "data" / "scenarios" / "livestream-basic.yaml",
+                                overrides={"workload.clients": viewers})
+        res = sim.run(scn)
+        s, c = res.summary, res.counters
+        out[str(viewers)] = {
+            "throttled_posts": f"{c['api_gateway.throttled_posts'] / 1e6:.1f} M",
+            "p50": fmt_ms(s["latency_p50_ms"]),
+            "p99": fmt_ms(s["latency_p99_ms"]),
+            "failed": f"{100.0 * s['deliveries_failed'] / s['deliveries_attempted']:.0f}%",
+        }
+    return out
+
+
 def fmt_ms(ms: float) -> str:
     return f"{ms / 1000:,.1f} s" if ms >= 1000 else f"{ms:,.0f} ms"
 
@@ -48,9 +66,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--only", choices=["livestream"], default=None,
+                    help="recompute only the livestream-basic figures (keep the comparisons)")
     args = ap.parse_args()
-    out = {}
-    for name in SCENARIOS:
+    out = json.loads(OUT.read_text()) if OUT.exists() else {}
+    out["livestream-basic"] = live = livestream_figures()
+    print("livestream-basic:", json.dumps(live))
+    for name in SCENARIOS if args.only is None else ():
         scn = sim.load_scenario(ROOT / "data" / "scenarios" / f"{name}.yaml")
         t0 = time.perf_counter()
         cmp = sim.compare(scn, replications=args.replications, workers=args.workers)

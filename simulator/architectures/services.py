@@ -148,7 +148,6 @@ class ServiceEdge:
         self.max_duration = math.inf
         self.half_detect = float(arch.p["behaviour.service_half_open_detection_s"])
         self.reset_idle = False
-        self.keepalive_s = lim["keepalive_s"]
         self.integrity = arch.integrity
 
     def ingress(self) -> float:

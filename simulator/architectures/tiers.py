@@ -107,7 +107,6 @@ class _WorkerTier:
         self.fanout = host.make_fanout(stream, self._posted, posts_in_flight)
         self.d_page = host.draws.d_page
         self.d_s_per_mb = host.draws.d_s_per_mb
-        self.item_bytes = self.table.item_bytes
         self.waiting_posts = 0    # posts of shards no worker has started
         self.waiting_live = 0
 
@@ -358,7 +357,6 @@ class SqsFanout(_WorkerTier):
         self.scale_per_s = rate / MINUTE
         self.poll_wait = p["sqs.long_poll_wait_s"]
         self.level = float(min(self.initial, self.cap))
-        self.peak_level = self.level
         self._t_level = 0.0
         self._backlog = False
         self.ready: deque[_Shard] = deque()
@@ -417,7 +415,6 @@ class SqsFanout(_WorkerTier):
             self.level = min(self.cap, self.level + self.scale_per_s * dt)
         else:
             self.level = max(min(self.initial, self.cap), self.level - self.scale_per_s * dt)
-        self.peak_level = max(self.peak_level, self.level)
         return int(self.level)
 
     def _dispatch(self, now: float) -> None:

@@ -239,3 +239,31 @@ def test_sqs_redelivers_failed_batches_and_the_ledger_counts_the_duplicates():
     assert c["deliveries.duplicates"] > 0
     assert res.summary["messages_duplicated"] == c["deliveries.duplicates"]
     assert res.summary["delivery_guarantee"].startswith(("at-least-once", "none"))
+
+
+def test_sns_workers_beyond_their_concurrency_wait_in_lambdas_async_retry_backoff():
+    """Four shards, a worker limited to one concurrent execution: the first runs at once, the
+    other three are throttled and retried by Lambda's asynchronous queue after 1 s, 2 s and
+    4 s (1 s doubling): shards start at +0, +1, +3 and +7 s, the later ones on the warm
+    environment."""
+    n, k = 1000, 4
+    arch = one_message("sns", n, **{"app.sns_tier.shards": k,
+                                    "aws.lambda.functions.worker.reserved_concurrency": 1})
+    invoked = ONEWAY + ROUTE + INIT + HANDLER + SNS_TO_LAMBDA
+    t = invoked + 7.0 + W_HANDLER + query(249) + posts(249) + ONEWAY   # the fourth shard: 249
+    assert arch.hist.max == pytest.approx(t, abs=1e-6)
+    assert arch.c["lambda.async_retries"] == 3 + 2 + 1
+    assert arch.c["lambda.worker.cold_starts"] == 1
+    assert arch.c["lambda.async_events_dropped"] == 0
+
+
+def test_sqs_event_source_mapping_adds_pollers_while_messages_wait():
+    """Five concurrent batches at first, then 300 more per minute while messages wait, up to
+    the maximum (1,250); back down at the same rate when the queue is empty."""
+    arch = one_message("sqs", 10)
+    esm = arch.delivery
+    esm._t_level, esm.level, esm._backlog = 100.0, 5.0, True
+    assert esm._scale(110.0) == 5 + 50
+    assert esm._scale(400.0) == 1250
+    esm._backlog = False
+    assert esm._scale(460.0) == 1250 - 300

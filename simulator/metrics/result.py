@@ -34,7 +34,10 @@ class Result:
     counters : dict
         Every raw counter (dotted names).
     usage : dict
-        Billable quantities of the simulated window, named as ``simulator.price`` expects.
+        Billable quantities of the simulated window, named as ``simulator.price`` expects
+        (every item a design reports must be in the Region's price book, or the run fails).
+    usage_by_region : dict
+        Region -> the same (one Region today).
     timeseries : DataFrame
         Indexed by ``time_s`` at the scenario's step (1 s).
     breaches : DataFrame

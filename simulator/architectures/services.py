@@ -70,11 +70,10 @@ class AppSyncSpec(ServiceSpec):
     end_to_end = False
 
     def limits(self, p, scn) -> dict:
-        a = scn.aws.appsync
         return {
-            "connect_per_s": a.connect_per_s or p["appsync.connect_per_s"],
-            "inbound_per_s": a.inbound_events_per_s or p["appsync.inbound_events_per_s"],
-            "outbound_per_s": a.outbound_messages_per_s or p["appsync.outbound_messages_per_s"],
+            "connect_per_s": p["appsync.connect_per_s"],
+            "inbound_per_s": p["appsync.inbound_events_per_s"],
+            "outbound_per_s": p["appsync.outbound_messages_per_s"],
             "per_connection_per_s": p["appsync.publishes_per_connection_per_s"],
             "per_channel_per_s": None,
             "max_bytes": p["appsync.max_delivered_payload_bytes"],
@@ -101,14 +100,12 @@ class ManagedSpec(ServiceSpec):
     end_to_end = True
 
     def limits(self, p, scn) -> dict:
-        m = scn.aws.managed
         return {
-            "connect_per_s": m.connect_per_s or p["managed.connect_per_s"],
+            "connect_per_s": p["managed.connect_per_s"],
             "inbound_per_s": None,
             "outbound_per_s": None,
-            "per_connection_per_s": (m.connection_publishes_per_s
-                                     or p["managed.connection_publishes_per_s"]),
-            "per_channel_per_s": m.channel_messages_per_s or p["managed.channel_messages_per_s"],
+            "per_connection_per_s": p["managed.connection_publishes_per_s"],
+            "per_channel_per_s": p["managed.channel_messages_per_s"],
             "max_bytes": p["managed.max_message_bytes"],
             "metering_bytes": None,
             "keepalive_s": None,

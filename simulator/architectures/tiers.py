@@ -194,8 +194,7 @@ class SnsFanout(_WorkerTier):
         p = host.p
         s = host.s
         self.K = cfg.shards
-        scn_rate = host.scn.aws.sns.publish_per_s
-        rate = scn_rate or p["sns.publish_per_s"]
+        rate = p["sns.publish_per_s"]          # the scenario's, else the Region's quota
         self.publish_rate = rate
         self.bucket = TokenBucket(rate, max(rate, 1.0))  # a per-second quota: one second's worth
         self.max_bytes = p["sns.max_message_bytes"]
@@ -351,9 +350,9 @@ class SqsFanout(_WorkerTier):
         self.window = cfg.batching_window_s
         self.visibility = cfg.visibility_timeout_s or p["sqs.visibility_timeout_default_s"]
         self.initial = p["sqs.esm_initial_concurrency"]
-        cap = host.scn.aws.sqs.esm_max_concurrency or p["sqs.esm_max_concurrency"]
+        cap = p["sqs.esm_max_concurrency"]
         self.cap = min(cap, cfg.maximum_concurrency or cap)
-        rate = host.scn.aws.sqs.esm_scale_per_min or p["sqs.esm_scale_per_min"]
+        rate = p["sqs.esm_scale_per_min"]
         self.scale_per_s = rate / MINUTE
         self.poll_wait = p["sqs.long_poll_wait_s"]
         self.level = float(min(self.initial, self.cap))

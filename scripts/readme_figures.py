@@ -37,7 +37,7 @@ def row_figures(r: dict) -> dict:
         "per_million": f"${r['cost_usd_per_million_deliveries']:,.2f}",
         "lost": f"{100.0 * lost / r['messages_intended']:.1f}%",
         "first_limit": r["first_binding_limit"] or "none",
-        "guarantee": r["delivery_guarantee"],
+        "guarantee": r["delivery_guarantee"].split(" (")[0],
     }
 
 

@@ -105,35 +105,57 @@ def _int_flag(name: str, text: str) -> int:
     return v
 
 
-_TABLE = (("latency_p50_ms", "p50 ms"), ("latency_p99_ms", "p99 ms"),
-          ("latency_std_ms", "std ms"), ("cost_usd_per_month", "$/month"),
-          ("cost_usd_per_million_deliveries", "$/M deliveries"),
-          ("messages_lost", "lost"), ("messages_duplicated", "duplicated"),
-          ("first_binding_limit", "first binding limit"), ("first_binding_s", "at s"),
-          ("delivery_guarantee", "guarantee"))
+def _sig(v: float) -> str:
+    """Three significant figures, thousands separated (no false precision)."""
+    if abs(v) >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.3g}"
+
+
+def _pct(v) -> str:
+    return "-" if v is None or v != v else f"{100.0 * v:.1f}%"
 
 
 def _print_comparison(cmp) -> None:
+    import pandas as pd
+
     scn = cmp.scenario
     t = cmp.table
     reps = int(t["replications"].iloc[0])
-    print(f"scenario {scn.name} ({scn.region}, {scn.duration_s:g} s, {reps} replication"
-          f"{'s' if reps > 1 else ''} per design, common random numbers)")
+    print(f"scenario {scn.name} ({scn.region}, {scn.duration_s:g} s simulated, {reps} "
+          f"replication{'s' if reps > 1 else ''} per design with the same seeds; means"
+          f"{', ± 95% CI' if reps > 1 else ''})")
     rows = []
-    for _, r in t.iterrows():
-        row = {"design": r["variant"]}
-        for k, label in _TABLE:
-            v = r[k]
-            ci = r.get(f"{k}_ci95")
-            cell = _fmt(v) if not (isinstance(v, float) and v != v) else "-"
-            if reps > 1 and ci is not None and ci == ci and isinstance(v, float):
-                cell += f" ±{ci:,.3g}"
-            row[label] = cell
-        rows.append(row)
-    import pandas as pd
+    def cell(r, k, prefix=""):
+        v, ci = r[k], r.get(f"{k}_ci95")
+        out = prefix + _sig(v)
+        if reps > 1 and ci is not None and ci == ci:
+            out += f" ±{prefix}{_sig(ci)}"
+        return out
 
+    for _, r in t.iterrows():
+        limit = r["first_binding_limit"]
+        limit = "none" if limit is None or limit != limit else (
+            f"{limit} ({r['first_binding_runs']}/{reps})" if reps > 1 else limit)
+        at = r["first_binding_s"]
+        rows.append({
+            "design": r["variant"],
+            "p50 (ms)": cell(r, "latency_p50_ms"),
+            "p99 (ms)": cell(r, "latency_p99_ms"),
+            "std (ms)": cell(r, "latency_std_ms"),
+            "cost/month": cell(r, "cost_usd_per_month", "$"),
+            "per M deliveries": "$" + f"{r['cost_usd_per_million_deliveries']:.2f}",
+            "lost": _pct(r["messages_lost_share"]),
+            "pending at end": _pct(r["messages_pending_share"]),
+            "duplicated": _pct(r["messages_duplicated_share"]),
+            "first limit refusing work (runs)": limit,
+            "from (s)": "-" if at is None or at != at else f"{at:,.0f}",
+            "guarantee": r["delivery_guarantee"],
+        })
     print(pd.DataFrame(rows).to_string(index=False))
-    print("\nbreaches per run, by quota:")
+    print("\nlost, pending, duplicated: shares of the (message, recipient) pairs intended; "
+          "per M deliveries: cost per million first deliveries (duplicates are paid, not counted)")
+    print("\nbreaches per run, by quota (requests refused, or connections closed by a limit):")
     for _, r in t.iterrows():
         print(f"  {r['variant']:<8} {r['breaches_by_quota'] or 'none'}")
 

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 import pandas as pd
 
 from simulator.errors import ScenarioError
+from simulator.metrics.histogram import LogHistogram
 from simulator.scenario import Scenario
 from simulator.sweeps import replication_seeds, summarize
 
@@ -26,11 +27,13 @@ METRICS = (
     "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_p999_ms", "latency_mean_ms",
     "latency_std_ms", "cost_usd_per_month", "cost_usd_per_1k_users_month",
     "cost_usd_per_million_deliveries", "deliveries_succeeded", "deliveries_failed",
-    "messages_intended", "messages_lost", "messages_duplicated", "breaches_total",
+    "messages_intended", "messages_lost", "messages_pending", "messages_duplicated",
+    "breaches_total",
 )
 
 # delivery guarantees, from the best to the worst
 _GUARANTEES = ("exactly-once", "at-least-once", "at-most-once", "none")
+_RESOLUTION = LogHistogram().alpha   # relative error of a latency quantile
 
 
 def _variants(scn: Scenario, variants) -> list[str]:
@@ -113,10 +116,20 @@ class Comparison:
             row = {"variant": v, "replications": len(g)}
             for m in METRICS:
                 row[m] = st[f"{m}.mean"]
-                if m.startswith("latency") or m.startswith("cost"):
+                if m.startswith("latency"):
+                    # a quantile is known to the histogram's resolution at best: replications
+                    # landing in one bucket say no more than that
+                    row[f"{m}_ci95"] = max(st[f"{m}.ci95"], _RESOLUTION * abs(row[m])) \
+                        if len(g) > 1 else st[f"{m}.ci95"]
+                elif m.startswith("cost"):
                     row[f"{m}_ci95"] = st[f"{m}.ci95"]
+            intended = row["messages_intended"]
+            for m in ("lost", "pending", "duplicated"):
+                row[f"messages_{m}_share"] = (row[f"messages_{m}"] / intended if intended
+                                              else None)
             row["breaches_by_quota"] = self._by_quota(v, len(g))
-            row["first_binding_limit"], row["first_binding_s"] = self._first_binding(v)
+            (row["first_binding_limit"], row["first_binding_s"],
+             row["first_binding_runs"]) = self._first_binding(v)
             row["delivery_guarantee"] = _worst(g["delivery_guarantee"])
             row["wall_seconds"] = float(g["run_seconds"].sum())   # the runs' own time, all told
             rows.append(row)
@@ -130,15 +143,16 @@ class Comparison:
         per = b.groupby("quota")["count"].sum().sort_values(ascending=False) / reps
         return "; ".join(f"{q}: {c:,.0f}" for q, c in per.items())
 
-    def _first_binding(self, v: str) -> tuple[str | None, float | None]:
+    def _first_binding(self, v: str) -> tuple[str | None, float | None, int]:
         """The limit that first refused work (requests refused, not connections closed by a
-        time limit), as most replications saw it, and its median first second."""
+        time limit) as most replications saw it, the median of its first second over those
+        replications, and how many they were."""
         b = self.breaches[(self.breaches["variant"] == v) & (self.breaches["effect"] == "refused")]
         if b.empty:
-            return None, None
+            return None, None, 0
         first = b.sort_values("first_s").groupby("replication").head(1)
-        quota = Counter(first["quota"]).most_common(1)[0][0]
-        return quota, float(first.loc[first["quota"] == quota, "first_s"].median())
+        quota, runs = Counter(first["quota"]).most_common(1)[0]
+        return quota, float(first.loc[first["quota"] == quota, "first_s"].median()), runs
 
     def cdf(self) -> pd.DataFrame:
         """Delivery-latency CDFs: ``variant, latency_ms, fraction`` (all replications)."""
@@ -163,13 +177,13 @@ class Comparison:
 
 
 def _worst(guarantees) -> str:
-    """The weakest guarantee any replication showed."""
-    worst = 0
+    """The weakest guarantee any replication showed, as the summary words it."""
+    worst, text = -1, ""
     for g in guarantees:
         for k, name in enumerate(_GUARANTEES):
-            if str(g).startswith(name):
-                worst = max(worst, k)
-    return _GUARANTEES[worst]
+            if str(g).startswith(name) and k > worst:
+                worst, text = k, str(g)
+    return text
 
 
 def compare(scn: Scenario, variants=None, replications: int = 1, workers: int = 1,
@@ -295,10 +309,14 @@ def compare_sweep(scn: Scenario, variants, grid: dict, replications: int = 1, wo
 
 
 def crossovers(table: pd.DataFrame, x: str, y: str = "cost_usd_per_month",
-               by: str = "variant") -> pd.DataFrame:
+               by: str = "variant", complete_only: bool = True) -> pd.DataFrame:
     """Where one design's ``y`` crosses another's as ``x`` grows: for every pair, between
     adjacent ``x`` values where the sign of their difference changes, the crossing by linear
     interpolation in ``log10(x)``.
+
+    With ``complete_only`` (the default), points where a design had work refused
+    (``first_binding_limit`` set) are left out: undelivered messages are not billed, so its
+    cost there is not the price of the load.
 
     Returns
     -------
@@ -311,6 +329,11 @@ def crossovers(table: pd.DataFrame, x: str, y: str = "cost_usd_per_month",
     for col in (x, y, by):
         if col not in table:
             raise ScenarioError("crossovers", col, f"no such column; have {list(table.columns)}")
+    if complete_only:
+        if "first_binding_limit" not in table:
+            raise ScenarioError("crossovers", "first_binding_limit",
+                                "complete_only needs the comparison table's first_binding_limit")
+        table = table[table["first_binding_limit"].isna()]
     wide = table.pivot_table(index=x, columns=by, values=y, aggfunc="mean").sort_index()
     xs = np.log10(wide.index.to_numpy(dtype=float))
     names = list(wide.columns)

@@ -170,6 +170,10 @@ def test_changing_a_variant_tag_starts_the_setting_afresh():
     (["--set", "app.sqs_tier.visibility_timeout_s=10", "--variants", "sqs"],
      "app.sqs_tier.visibility_timeout_s = 10"),
     (["--set", "app.sns_tier.shards=0", "--variants", "sns"], "app.sns_tier.shards"),
+    (["--set", "app.sqs_tier.batch_size=11", "--variants", "sqs"],
+     "app.sqs_tier.batch_size = 11: above 10 needs app.sqs_tier.batching_window_s >= 1 s"),
+    (["--set", "app.sqs_tier.batch_size=20000", "--set", "app.sqs_tier.batching_window_s=5",
+      "--variants", "sqs"], "app.sqs_tier.batch_size = 20000: must be <= 10000"),
     (["--set", "app.resume={kind: history}", "--variants", "basic,appsync"],
      "not modelled for the 'appsync' design"),
 ])

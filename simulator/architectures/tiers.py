@@ -565,6 +565,16 @@ class SqsFanout(_WorkerTier):
         if cfg.batching_window_s > wmax:
             errs.append(ScenarioError("app.sqs_tier.batching_window_s", cfg.batching_window_s,
                                       f"must be <= {wmax} s"))
+        bmax, bmax0 = p["sqs.esm_batch_size_max"], p["sqs.esm_batch_size_max_without_window"]
+        if cfg.batch_size is not None and cfg.batch_size > bmax:
+            errs.append(ScenarioError("app.sqs_tier.batch_size", cfg.batch_size,
+                                      f"must be <= {bmax} (standard queue)"))
+        elif (cfg.batch_size is not None and cfg.batch_size > bmax0
+              and cfg.batching_window_s < 1.0):  # not a catalog value: AWS's 1 s rule
+            errs.append(ScenarioError(
+                "app.sqs_tier.batch_size", cfg.batch_size,
+                f"above {bmax0} needs app.sqs_tier.batching_window_s >= 1 s "
+                f"(it is {cfg.batching_window_s:g})"))
         timeout = scn.aws.lambda_.functions.worker.timeout_s or p["lambda.default_timeout_s"]
         vis = cfg.visibility_timeout_s or p["sqs.visibility_timeout_default_s"]
         if vis < timeout:

@@ -44,3 +44,13 @@ def test_the_saved_rows_are_the_comparison_rows():
 
 def test_readme_needs_nothing_outside_the_repository():
     assert "../shared" not in README and "shared/" not in README
+
+
+def test_readme_summary_row_quotes_the_livestream_comparison():
+    f = {r["design"]: r for r in FIGURES["livestream-compare"]["figures"]}
+    for text in (f"basic p50 {f['basic']['p50']}, {f['basic']['lost']} lost",
+                 f"SNS tier p50 {f['sns']['p50']}, {f['sns']['lost']} lost",
+                 f"SQS tier p50 {f['sqs']['p50']}",
+                 f"AppSync Events p50 {f['appsync']['p50']}, p99 {f['appsync']['p99']}, none lost, "
+                 f"{f['appsync']['cost']}/month"):
+        assert text in README, text

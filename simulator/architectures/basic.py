@@ -304,7 +304,8 @@ class BasicArchitecture(Design):
         self.delivery.finalize(now)
         conn = self.conns.connected
         conn.close(now)
-        self.tick_lambda(now)
+        for r in self.regions.values():
+            r.lam.advance(now)
         c = self.c
         c["apigw.connection_minutes"] = conn.area / MINUTE
         c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
@@ -316,10 +317,6 @@ class BasicArchitecture(Design):
         c["publishes.in_flight"] = self.pub_inflight
         self._zombie_lifetimes(now)
         self.integrity.count(c, self.delivery.in_flight_live_posts)
-
-    def tick_lambda(self, now: float) -> None:
-        for r in self.regions.values():
-            r.lam.advance(now)
 
 
 class SnsArchitecture(BasicArchitecture):

@@ -306,14 +306,13 @@ class SnsFanout(_WorkerTier):
 
 
 class _Batch:
-    __slots__ = ("shards", "k", "start", "deadline", "received", "failed", "end")
+    __slots__ = ("shards", "k", "start", "deadline", "failed", "end")
 
-    def __init__(self, shards, start, deadline, received):
+    def __init__(self, shards, start, deadline):
         self.shards = shards
         self.k = 0
         self.start = start
         self.deadline = deadline
-        self.received = received
         self.failed = False
         self.end = start
 
@@ -435,7 +434,7 @@ class SqsFanout(_WorkerTier):
             c["esm.batches"] += 1
             c["sqs.receives"] += len(batch)
             c["sqs.requests"] += 2      # the batch's ReceiveMessage and DeleteMessageBatch
-            b = _Batch(batch, now, now + self.worker.timeout, now)
+            b = _Batch(batch, now, now + self.worker.timeout)
             for s in batch:
                 s.receives += 1
                 s.start = now
@@ -534,7 +533,7 @@ class SqsFanout(_WorkerTier):
                     continue
                 self.c["sqs.redeliveries"] += 1
                 self._wait(s)
-                visible = b.received + self.visibility
+                visible = b.start + self.visibility   # invisible from its receipt
                 self.host.at(max(visible, now) - now, self._visible, s)
         self.host.at(max(end, now) - now, self._freed, None)
 

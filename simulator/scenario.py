@@ -226,6 +226,42 @@ class MassDrop(Model):
     fraction: Annotated[float, Field(gt=0, le=1)]
 
 
+class RegionOutage(Model):
+    """An incident: a whole Region fails at ``at_s`` for ``duration_s``. Its connections drop
+    and its clients reconnect by policy, to the next Region once DNS has failed over (multi-Region
+    designs) or to the same Region when it is back (one-Region designs)."""
+
+    kind: Literal["region_outage"]
+    region: str
+    at_s: NonNegFloat
+    duration_s: PosFloat
+
+
+Incident = Annotated[MassDrop | RegionOutage, Field(discriminator="kind")]
+
+
+class Geography(Model):
+    """Where the users are: a share of the clients per location (names from
+    ``data/latency/geography.yaml``), and how channels mix them."""
+
+    locations: dict[str, Fraction]
+    global_channels: Fraction = 1.0
+    rtt_s: dict[str, Dist] = {}
+
+    @model_validator(mode="after")
+    def _shares(self):
+        if not self.locations:
+            raise FieldRule("locations", {}, "name at least one location")
+        total = sum(self.locations.values())
+        if abs(total - 1.0) > 1e-6:
+            raise FieldRule("locations", dict(self.locations),
+                            f"shares must sum to 1 (they sum to {total:g})")
+        for name in self.rtt_s:
+            if name not in self.locations:
+                raise FieldRule(f"rtt_s.{name}", name, "is not one of the locations")
+        return self
+
+
 class Workload(Model):
     clients: NonNegInt
     initially_connected: Fraction = 1.0
@@ -239,7 +275,8 @@ class Workload(Model):
     reconnect: ReconnectPolicy = ReconnectPolicy()
     heartbeat: Heartbeat = NoHeartbeat(kind="none")
     blips: Blips = Blips()
-    incidents: list[MassDrop] = []
+    incidents: list[Incident] = []
+    geography: Geography | None = None
 
 
 # -- AWS configuration ------------------------------------------------------------------------------
@@ -494,6 +531,21 @@ class BillingConfig(Model):
         return self
 
 
+class MultiRegionConfig(Model):
+    """The ``multi_region`` design: its Regions, how a publish reaches other Regions, and what
+    clients do when their Region comes back after an outage."""
+
+    regions: Annotated[list[str], Field(min_length=1)] | None = None   # default: [region]
+    cross_region: Literal["eventbridge", "replication"] = "eventbridge"
+    failback: Literal["reconnect", "stay"] = "reconnect"
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if self.regions is not None and len(set(self.regions)) != len(self.regions):
+            raise FieldRule("regions", list(self.regions), "must not repeat a Region")
+        return self
+
+
 class EngineConfig(Model):
     """Numerical knobs of the simulator (not of the system)."""
 
@@ -521,6 +573,7 @@ class Scenario(Model):
     aws: AwsConfig = AwsConfig()
     app: AppConfig = AppConfig()
     billing: BillingConfig = BillingConfig()
+    multi_region: MultiRegionConfig = MultiRegionConfig()
     engine: EngineConfig = EngineConfig()
 
     @model_validator(mode="after")
@@ -751,6 +804,46 @@ def scenario_from_dict(raw: dict, overrides: dict[str, Any] | None = None,
 
 
 # -- rules that need the catalog -------------------------------------------------------------------
+def design_regions(scn: Scenario) -> list[str]:
+    """The Regions a run of ``scn`` uses: the ``multi_region`` design's list, else ``region``."""
+    if scn.architecture == "multi_region":
+        return list(scn.multi_region.regions or [scn.region])
+    return [scn.region]
+
+
+def _geo_rules(scn: Scenario, catalog: Catalog) -> list[ScenarioError]:
+    """User locations known to the catalog; the multi-Region Regions known (latency data and a
+    price book); outages in a Region the design uses, inside the run."""
+    from simulator.costs import price_book
+
+    errs = []
+    geo = scn.workload.geography
+    known_locs = sorted(k.split(".", 1)[1] for k in catalog.facts if k.startswith("geography."))
+    if geo is not None:
+        for name in geo.locations:
+            if name not in known_locs:
+                errs.append(ScenarioError(f"workload.geography.locations.{name}", name,
+                                          "unknown location; known: " + ", ".join(known_locs)))
+    priced = set(price_book(catalog.data_dir).items)
+    for k, r in enumerate(scn.multi_region.regions or []):
+        if r not in catalog.regions or r not in priced:
+            errs.append(ScenarioError(f"multi_region.regions[{k}]", r,
+                                      "needs latency data and a price book (data/pricing); known: "
+                                      + ", ".join(sorted(priced & set(catalog.regions)))))
+    if scn.architecture == "multi_region" and geo is None:
+        errs.append(ScenarioError("workload.geography", None,
+                                  "the multi_region design needs to know where the users are: "
+                                  "give workload.geography.locations"))
+    used = design_regions(scn)
+    for k, inc in enumerate(scn.workload.incidents):
+        if inc.kind == "region_outage" and scn.architecture in ("multi_region", "basic", "sns",
+                                                                 "sqs", "appsync"):
+            if inc.region not in used:
+                errs.append(ScenarioError(f"workload.incidents.{k}.region", inc.region,
+                                          "is not a Region of this design: " + ", ".join(used)))
+    return errs
+
+
 def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
     """Rules between the scenario and the data: Region, preset, architecture, Lambda limits."""
     from simulator.architectures import registry
@@ -770,6 +863,7 @@ def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
         if v not in registry.names():
             errs.append(ScenarioError(f"variants[{k}]", v,
                                       f"unknown architecture; known: {', '.join(registry.names())}"))
+    errs += _geo_rules(scn, catalog)
     if errs:
         raise ScenarioErrors(errs)
     p = Params(scn, catalog)

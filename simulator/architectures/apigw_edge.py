@@ -83,6 +83,17 @@ class ApiGatewayEdge:
         self.half_detect = float(params["behaviour.apigw_half_open_detection_s"])
         self.miss = float(params["behaviour.apigw_disconnect_miss_fraction"])
         self.establishing = 0
+        # in a design over several Regions, this edge serves the rows of Region ``rix``
+        self.n_reg = self.reg.n_reg
+        self.rix = 0
+        self.connected_now = lambda: self.reg.n_connected
+        self.up = lambda: True
+
+    def mine(self, ids: np.ndarray) -> np.ndarray:
+        """The slots among ``ids`` served by this edge's Region."""
+        if self.n_reg == 1:
+            return ids
+        return ids[self.reg.channel[ids] % self.n_reg == self.rix]
 
     def _at(self, delay: float, fn, value) -> None:
         Call(self.env, delay, fn, value)
@@ -112,13 +123,19 @@ class ApiGatewayEdge:
         """The row waits for ``$disconnect``, invoked after API Gateway's routing delay."""
         self._at(self.d_route(), self._disconnect_invoke, (i, int(self.reg.gen[i])))
 
+    def lost(self, now: float, i: int) -> None:
+        """The Region failed with the connection: no ``$disconnect`` runs, its row stays (a
+        zombie, in every replica of a global table) until a cleanup removes it."""
+        self.c["disconnect.region_down"] += 1
+        self.reg.zombify(i)
+
     def arrive(self, ev) -> None:
         """The upgrade request reaches API Gateway: concurrency cap, connection-rate quota,
         authorizer, ``$connect`` and its PutItem."""
         now = self.env.now
         a = ev._value
         cap = self.apigw.max_concurrent
-        if cap is not None and self.reg.n_connected + self.establishing >= cap:
+        if cap is not None and self.connected_now() + self.establishing >= cap:
             self.lc.reject(now, a, "concurrent_connections", "api_gateway.max_concurrent_connections",
                          "api_gateway:$connect")
             return
@@ -217,7 +234,7 @@ class ApiGatewayEdge:
         """DynamoDB deletes expired rows (free of charge) some time after their TTL."""
         reg = self.reg
         s = reg.state
-        due = np.flatnonzero(((s == CLOSING) | (s == ZOMBIE)) & (reg.ttl_gone_at <= now))
+        due = self.mine(np.flatnonzero(((s == CLOSING) | (s == ZOMBIE)) & (reg.ttl_gone_at <= now)))
         for i in due.tolist():
             reg.delete_row(i, now)
         if due.size:
@@ -233,8 +250,8 @@ class ApiGatewayEdge:
         reg = self.reg
         while True:
             t = env.now
-            if reg.n_open:
-                ids = reg.open_ids[:reg.n_open]
+            if reg.n_open and self.up():
+                ids = self.mine(reg.open_ids[:reg.n_open])
                 ca = reg.connected_at[ids]
                 nxt = ca + np.ceil((t - ca) / h) * h
                 nxt = np.where(nxt <= t, nxt + h, nxt)
@@ -254,7 +271,8 @@ class ApiGatewayEdge:
         c = self.c
         while True:
             yield env.timeout(W)
-            n = int(rng.poisson(self.reg.n_open * W / hb.interval))
+            n_open = self.reg.n_open if self.n_reg == 1 else self.reg.open_r[self.rix]
+            n = int(rng.poisson(n_open * W / hb.interval))
             if not n:
                 continue
             c["heartbeats.sent"] += n
@@ -299,7 +317,8 @@ class ApiGatewayEdge:
         interval = self.sweep.interval_s
         while True:
             yield env.timeout(interval)
-            self._sweep(env.now)
+            if self.up():
+                self._sweep(env.now)
 
     def _sweep(self, now: float) -> None:
         """A scheduled Lambda scans the table, then calls GetConnection for every row, at most
@@ -316,15 +335,18 @@ class ApiGatewayEdge:
             return
         c["cleanup.sweeps"] += 1
         rows = np.flatnonzero(reg.state != 0)
-        pages = self.table.pages(rows.size)
+        total = rows.size
+        pages = self.table.pages(total)   # the scan reads the whole table (every Region's rows)
+        rows = self.mine(rows)
         scanned = 0
         for nbytes in pages:
             if not self.table.scan_page(now, nbytes):
                 break
             scanned += int(round(nbytes / self.table.item_bytes))
             t += self.d_page() + nbytes / MB * self.d_s_per_mb()
-        if scanned < rows.size:
-            rows = self.s["cleanup"].choice(rows, size=scanned, replace=False)
+        if scanned < total:
+            k = scanned if rows.size == total else int(round(rows.size * scanned / total))
+            rows = self.s["cleanup"].choice(rows, size=k, replace=False)
         rate = max(1, int(self.P / self.post_mean))   # calls per second
         batches = [(rows[k:k + rate], reg.gen[rows[k:k + rate]].copy())
                    for k in range(0, rows.size, rate)]

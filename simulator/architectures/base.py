@@ -175,13 +175,24 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
     pub = arch.scn.workload.publish
     end = arch.scn.duration_s
     reg = arch.reg
+    geo = arch.geo
     t = 0.0
     while t < end:
         t1 = min(t + W, end)
         rate = (pub.total_rate_per_s if pub.total_rate_per_s is not None
                 else pub.rate_per_client_per_s * reg.n_open)
         n = rng.poisson(rate * (t1 - t)) if rate > 0 else 0
-        if n:
+        if n and geo is not None:
+            # the sender is chosen when it sends: its location and Region set the uplink
+            ts = np.sort(rng.uniform(t, t1, n))
+            r = route.sample(rng, n)
+            if not route_applies:
+                r = np.zeros(n)
+            size = arch.payload.sample(rng, n)
+            send = _Sender(arch, on_arrive)
+            for tk, rk, b in zip(ts.tolist(), r.tolist(), size.tolist()):
+                Call(env, tk - env.now, send, (tk, rk, b))
+        elif n:
             ts = np.sort(rng.uniform(t, t1, n))
             arrive = ts + arch.oneway.sample(rng, n)
             r = route.sample(rng, n)
@@ -192,6 +203,31 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
                 Call(env, a - env.now, on_arrive, (tk, b))
         t = t1
         yield env.timeout(t - env.now)
+
+
+class _Sender:
+    """A client sends a message (with a geography): the sender is a uniformly chosen open
+    connection; the message reaches its Region one way (from the sender's location) plus the
+    edge's routing step later, as ``(t_pub, nbytes, slot, generation)``."""
+
+    __slots__ = ("env", "reg", "u", "geo", "on_arrive")
+
+    def __init__(self, arch, on_arrive):
+        self.env = arch.env
+        self.reg = arch.reg
+        self.u = arch.u
+        self.geo = arch.geo
+        self.on_arrive = on_arrive
+
+    def __call__(self, ev) -> None:
+        t_pub, route, nbytes = ev._value
+        reg = self.reg
+        i = reg.random_open(self.u())
+        if i < 0:
+            return
+        key = int(reg.channel[i])
+        up = self.geo.oneway(int(reg.loc[i]), key % reg.n_reg)
+        Call(self.env, up + route, self.on_arrive, (t_pub, nbytes, i, int(reg.gen[i])))
 
 
 class Design:
@@ -206,12 +242,18 @@ class Design:
     """
 
     name = ""
+    #: whether a Region outage (an incident) applies to the design's Regions
+    region_outages = True
+    #: whether users connect to a service edge near them wherever they are (no Region)
+    edge_everywhere = False
 
-    def __init__(self, env, scn, params, streams, recorder):
+    def __init__(self, env, scn, params, streams, recorder, regions: list[str] | None = None):
         from simulator.architectures.connections import Connections
+        from simulator.architectures.routing import Router
         from simulator.lifecycle import Integrity, Reconnect, make_heartbeat
         from simulator.scenario import build_dist
         from simulator.workload.channels import ChannelPlan
+        from simulator.workload.geography import Geography
         from simulator.workload.population import ConnectionRegistry
 
         self.env = env
@@ -232,22 +274,53 @@ class Design:
         population = w.clients + getattr(w.arrivals, "extra_clients", 0)
         self.channels = ChannelPlan(build_dist(w.channels.size), max(population, 1),
                                     streams["channels"])
-        self.reg = ConnectionRegistry(self.channels.n, capacity=int(w.clients * 1.3) + 64)
+        self.region_names = list(regions or [scn.region])
+        self.geo = (None if w.geography is None else
+                    Geography(w.geography, params, params.catalog.inter_region_rtt_ms,
+                              self.region_names, streams, self.channels.n,
+                              edge_everywhere=self.edge_everywhere))
+        self.reg = ConnectionRegistry(self.channels.n, capacity=int(w.clients * 1.3) + 64,
+                                      n_regions=len(self.region_names),
+                                      n_locations=self.geo.n if self.geo is not None else 1)
         self.payload = build_dist(w.publish.payload_bytes)
         self.heartbeat = make_heartbeat(w.heartbeat, params)
         self.integrity = Integrity(self.channels.n, scn.app.resume)
+        self.router = Router(env, self.region_names, self.geo, params, d.u, recorder,
+                             scn.multi_region.failback, self.region_outages)
         self.conns = Connections(env, scn, streams, recorder, self.reg, self.channels,
                                  self.integrity, self.heartbeat, Reconnect(w.reconnect), d,
-                                 self.region)
+                                 self.region, self.router, self.geo)
+        self.router.attach(self.conns)
         self.hist = LogHistogram()
         self.zombie_hist = LogHistogram()
+        #: delivery latency by the recipient's location (with a geography)
+        self.loc_hists = ({k: LogHistogram() for k in self.geo.names}
+                          if self.geo is not None else {})
         self.regions: dict[str, RegionStack] = {}
+        for k in SUMMARY_COUNTERS:
+            self.c[k] += 0.0
+
+    def share(self, host, params, rix: int) -> None:
+        """Build on ``host``'s workload, lifecycle and histograms instead of new ones: this
+        object is then Region ``rix`` of ``host`` (a design over several Regions), with its own
+        Region's ``params`` and counters."""
+        from simulator.metrics.recorder import RegionRecorder
+
+        for k in ("env", "scn", "s", "oneway", "route", "draws", "u", "channels", "region_names",
+                  "geo", "reg", "payload", "heartbeat", "integrity", "router", "conns", "hist",
+                  "zombie_hist", "loc_hists"):
+            setattr(self, k, getattr(host, k))
+        self.p = params
+        self.region = host.region_names[rix]
+        self.rec = RegionRecorder(host.rec, self.region)
+        self.c = self.rec.c
+        self.regions = {}
         for k in SUMMARY_COUNTERS:
             self.c[k] += 0.0
 
     def histograms(self) -> dict:
         return {"delivery": self.hist, "connect": self.conns.connect_hist,
-                "zombie_lifetime": self.zombie_hist}
+                "zombie_lifetime": self.zombie_hist, "by_location": self.loc_hists}
 
     def gauges(self) -> dict:
         reg = self.reg
@@ -260,6 +333,7 @@ class Design:
                                            if r.lam is not None),
             "delivery_guarantee": self.integrity.guarantee(),
             "storms": self.conns.storms,
+            "failbacks": self.router.failbacks,
         }
 
     def _zombie_lifetimes(self, now: float) -> None:

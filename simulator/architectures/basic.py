@@ -26,6 +26,7 @@ from simulator.architectures.apigw_edge import ApiGatewayEdge
 from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
 from simulator.architectures.delivery import DirectFanout
 from simulator.architectures.fanout import Fanout
+from simulator.architectures.routing import RegionalEdges
 from simulator.architectures.tiers import SnsFanout, SqsFanout
 from simulator.aws.api_gateway import ApiGateway
 from simulator.aws.dynamodb import Table
@@ -41,7 +42,7 @@ class _Ctx:
     """State of one publish between its events."""
 
     __slots__ = ("t_pub", "start", "sender", "gen", "channel", "nbytes", "pages", "page",
-                 "attempt", "deadline", "record")
+                 "attempt", "deadline", "record", "remote")
 
 
 class BasicArchitecture(Design):
@@ -55,13 +56,23 @@ class BasicArchitecture(Design):
     params : Params
     streams : Streams
     recorder : Recorder
+    host : Design, optional
+        For one Region of a design over several Regions: the design whose workload,
+        lifecycle and histograms this Region shares (``rix``: its Region index).
     """
 
     name = "basic"
     delivery_cls = DirectFanout
 
-    def __init__(self, env, scn, params, streams, recorder):
-        super().__init__(env, scn, params, streams, recorder)
+    def __init__(self, env, scn, params, streams, recorder, host=None, rix: int = 0):
+        if host is None:
+            super().__init__(env, scn, params, streams, recorder)
+        else:
+            self.share(host, params, rix)
+        recorder = self.rec
+        self.rix = rix
+        self._sfx = "" if rix == 0 else f"@{self.region}"   # this Region's random streams
+        self.cross = None   # a design over several Regions: what a publish does beyond this one
         w = scn.workload
         d = self.draws
         # -- components --
@@ -91,7 +102,12 @@ class BasicArchitecture(Design):
              "disconnect": self.f_disconnect, "default": self.f_default,
              "heartbeat": self.f_heartbeat, "sweep": self.f_sweep},
             self.retry, d, self.heartbeat, self.integrity, self.payload, self.P, post.mean, params)
-        self.conns.attach(self.edge)
+        self.edge.rix = rix
+        self.edge.up = lambda: self.router.up[rix]
+        if self.reg.n_reg > 1:
+            self.edge.connected_now = lambda: self.conns.connected_r[rix].value
+        if host is None:
+            self.conns.attach(RegionalEdges([self.edge], self.router, self.conns))
         self.delivery = self.delivery_cls(self)
         self.regions = {self.region: RegionStack(self.region, self.apigw, self.lam, self.table,
                                                  self.delivery)}
@@ -114,17 +130,21 @@ class BasicArchitecture(Design):
         init = build_dist(cfg.init_s) if cfg.init_s else p["latency.lambda_init_s"]
         handler = build_dist(cfg.handler_s) if cfg.handler_s else p["latency.lambda_handler_s"]
         timeout = cfg.timeout_s or p["lambda.default_timeout_s"]
-        return self.lam.function(name, cfg, self.s.buffered(f"lambda.{name}.init", init),
-                                 self.s.buffered(f"lambda.{name}.handler", handler), timeout)
+        sfx = self._sfx
+        return self.lam.function(name, cfg, self.s.buffered(f"lambda.{name}.init{sfx}", init),
+                                 self.s.buffered(f"lambda.{name}.handler{sfx}", handler), timeout)
 
     def make_fanout(self, stream: str, on_done, posts_in_flight: int | None = None) -> Fanout:
         """A fan-out engine posting through this Region's account throttle (random stream
         ``stream``; ``posts_in_flight`` sockets per Lambda, default the scenario's)."""
         e = self.scn.engine
-        return Fanout(self.env, self.apigw.throttle, self.p["latency.post_to_connection_s"],
-                      self.oneway, self.retry, posts_in_flight or self.P, self.hist,
-                      self.s[stream], e.throttle_tick_s, e.fanout_sample_above, e.fanout_sample_k,
-                      on_done, self.rec, self.region)
+        f = Fanout(self.env, self.apigw.throttle, self.p["latency.post_to_connection_s"],
+                   self.oneway, self.retry, posts_in_flight or self.P, self.hist,
+                   self.s[stream + self._sfx], e.throttle_tick_s, e.fanout_sample_above,
+                   e.fanout_sample_k, on_done, self.rec, self.region)
+        if self.geo is not None:
+            f.by_location(self.geo, self.rix, list(self.loc_hists.values()), self.reg)
+        return f
 
     # -- scheduling helpers --------------------------------------------------------------------
     def at(self, delay: float, fn, value) -> None:
@@ -150,11 +170,18 @@ class BasicArchitecture(Design):
     def _publish_arrive(self, ev) -> None:
         """A client's message reaches API Gateway and invokes $default."""
         now = self.env.now
-        t_pub, nbytes = ev._value
+        v = ev._value
+        t_pub, nbytes = v[0], v[1]
         reg = self.reg
-        i = reg.random_open(self.u())
-        if i < 0:
-            return
+        if len(v) > 2:   # the sender was chosen when it sent (a geography)
+            i = v[2]
+            if reg.gen[i] != v[3] or reg.state[i] != OPEN:
+                self.c["publishes.sender_gone"] += 1   # its connection closed meanwhile
+                return
+        else:
+            i = reg.random_open(self.u())
+            if i < 0:
+                return
         c = self.c
         c["publishes.attempted"] += 1
         self.pub_inflight += 1
@@ -181,10 +208,16 @@ class BasicArchitecture(Design):
         x.nbytes = nbytes
         x.deadline = now + f.timeout
         x.record = t_pub >= self.warmup
+        x.remote = False
         self.delivery.begin(now, t, x)
 
-    def pub_rejected(self, why: str) -> None:
-        """A message is refused before its fan-out starts (``why``: the limit)."""
+    def pub_rejected(self, why: str, x=None) -> None:
+        """A message is refused before its fan-out starts (``why``: the limit). Another
+        Region's part of a message (``x.remote``) fails alone: counted, the message is not."""
+        if x is not None and x.remote:
+            self.c[f"cross_region.failed.{why}"] += 1
+            self.c["cross_region.failed"] += 1
+            return
         self.pub_inflight -= 1
         self.c["publishes.rejected"] += 1
         self.c[f"publishes.rejected.{why}"] += 1
@@ -204,7 +237,7 @@ class BasicArchitecture(Design):
         reg = self.reg
         ch = x.channel
         live = reg.live[ch]
-        if not self.echo:
+        if not self.echo and x.sender >= 0:
             if sender_open:
                 live -= 1
             elif reg.state[x.sender] == OPEN and reg.gen[x.sender] == x.gen:
@@ -219,13 +252,18 @@ class BasicArchitecture(Design):
         """The subscriber list of ``x`` is known at ``now``: count the message, its intended
         recipients and its posts to come."""
         c = self.c
-        c["messages.published"] += 1
-        self.pub_inflight -= 1
         c["deliveries.attempted"] += live + half + gone
         self.reg.last_msg[x.channel] = now
-        self.integrity.published(x.channel, now, live)
+        if x.remote:   # another Region's part of a message counted where it was published
+            self.integrity.intended += live
+            return
+        c["messages.published"] += 1
+        self.pub_inflight -= 1
+        self.integrity.published(x.channel // self.reg.n_reg, now, live)
         if self._history_wu:
             c["dynamodb.history_write_units"] += self._history_wu
+        if self.cross is not None:
+            self.cross(now, x, self)
 
     def count_posts(self, x, res, settle_failed: bool = True) -> None:
         """Count a fan-out's decided posts (totals derived in ``finalize``); with
@@ -262,7 +300,7 @@ class BasicArchitecture(Design):
     def usage_snapshot(self, now: float) -> dict:
         """Billable quantities at ``now`` per Region and item (``usage``), and the
         quantities the cost breakdowns need (``aux``)."""
-        conn = self.conns.connected
+        conn = self._connected()
         conn.close(now)
         c = self.c
         usage = {
@@ -291,6 +329,11 @@ class BasicArchitecture(Design):
         }
         return {"t": now, "usage": {self.region: usage}, "aux": aux}
 
+    def _connected(self):
+        """The level of connections open in this Region (billed connection minutes)."""
+        r = self.conns.connected_r
+        return self.conns.connected if r is None else r[self.rix]
+
     def _history_bytes(self, now: float) -> float:
         """Bytes held by the history table (messages within the retention)."""
         if not self._history_wu:
@@ -301,8 +344,15 @@ class BasicArchitecture(Design):
 
     # -- end of run ------------------------------------------------------------------------------
     def finalize(self, now: float) -> None:
+        self.finalize_region(now)
+        self.c["connections.in_flight"] = self.conns.conn_inflight
+        self._zombie_lifetimes(now)
+        self.integrity.count(self.c, self.delivery.in_flight_live_posts)
+
+    def finalize_region(self, now: float) -> None:
+        """Settle this Region's fan-outs and derive its own totals."""
         self.delivery.finalize(now)
-        conn = self.conns.connected
+        conn = self._connected()
         conn.close(now)
         for r in self.regions.values():
             r.lam.advance(now)
@@ -313,10 +363,7 @@ class BasicArchitecture(Design):
         c["api_gateway.posts"] = (c["deliveries.succeeded"] + c["deliveries.stale"]
                                   + c["api_gateway.throttled_posts"])
         c["deliveries.in_flight"] = self.delivery.in_flight_posts
-        c["connections.in_flight"] = self.conns.conn_inflight
         c["publishes.in_flight"] = self.pub_inflight
-        self._zombie_lifetimes(now)
-        self.integrity.count(c, self.delivery.in_flight_live_posts)
 
 
 class SnsArchitecture(BasicArchitecture):

@@ -28,15 +28,17 @@ from simulator.workload.population import HALF_OPEN, OPEN
 class _Attempt:
     """A client's connection attempt (and what it carries across retries)."""
 
-    __slots__ = ("t0", "session_end", "channel", "k", "gap", "incident")
+    __slots__ = ("t0", "session_end", "channel", "k", "gap", "incident", "loc", "region")
 
-    def __init__(self, t0, session_end, channel, k=0, gap=None, incident=None):
+    def __init__(self, t0, session_end, channel, k=0, gap=None, incident=None, loc=0):
         self.t0 = t0
         self.session_end = session_end
-        self.channel = channel
+        self.channel = channel      # the channel (not a Region's key)
         self.k = k
         self.gap = gap
         self.incident = incident
+        self.loc = loc              # the client's location
+        self.region = 0             # the Region this attempt goes to (set by the router)
 
 
 class Edge(Protocol):
@@ -100,10 +102,14 @@ class Connections:
     draws : Draws
         The shared buffered draws (``u``, ``d_oneway``, ``d_backoff``).
     region : str
+    router : Router, optional
+        Which Region of the design an attempt goes to (DNS, outages); one Region without it.
+    geo : Geography, optional
+        Where the clients are (the one-way latency of a client at a location to a Region).
     """
 
     def __init__(self, env, scn, streams, recorder, reg, channels, integrity, heartbeat,
-                 reconnect, draws, region: str):
+                 reconnect, draws, region: str, router=None, geo=None):
         from simulator.scenario import build_dist
         from simulator.workload.arrivals import ArrivalProcess
 
@@ -119,6 +125,9 @@ class Connections:
         self.heartbeat = heartbeat
         self.reconnect = reconnect
         self.region = region
+        self.router = router
+        self.geo = geo
+        self.n_reg = reg.n_reg
         self.u = draws.u
         self.d_oneway = draws.d_oneway
         self.d_backoff = draws.d_backoff
@@ -129,12 +138,26 @@ class Connections:
         self.graceful = w.disconnect.graceful_fraction
         self.warmup = scn.warmup_s
         self.connected = Level()
+        #: connections open per Region (billed minutes), in a design over several Regions
+        self.connected_r = [Level() for _ in range(self.n_reg)] if self.n_reg > 1 else None
         self.conn_inflight = 0  # attempts not yet established or refused (measured, not derived)
         self.connect_hist = LogHistogram()
         self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
                             last_reconnect_s=None) for _ in w.incidents]
         self._calendar: list[tuple[float, int, int]] = []
         self.edge: Edge | None = None
+
+    def oneway(self, loc: int, region: int) -> float:
+        """A one-way client <-> Region latency draw for a client at ``loc``."""
+        if self.geo is None:
+            return self.d_oneway()
+        return self.geo.oneway(loc, region)
+
+    def region_name(self, i: int) -> str:
+        """The Region serving slot ``i``."""
+        if self.router is None:
+            return self.region
+        return self.router.names[int(self.reg.channel[i]) % self.n_reg]
 
     def attach(self, edge: Edge) -> None:
         self.edge = edge
@@ -158,7 +181,10 @@ class Connections:
             env.process(self._blip_source())
         self.edge.start()
         for k, inc in enumerate(w.incidents):
-            self._at(inc.at_s, self._incident, (k, inc))
+            if inc.kind == "region_outage":
+                self.router.schedule(k, inc, self.storms[k])
+            else:
+                self._at(inc.at_s, self._incident, (k, inc))
 
     # -- population at t = 0 ---------------------------------------------------------------------
     def _populate(self) -> None:
@@ -177,12 +203,19 @@ class Connections:
         conn_age = np.mod(age, self.edge.max_duration)
         ch = self.channels.assign(rng.random(n))
         reg = self.reg
+        loc = self.geo.locate(ch).tolist() if self.geo is not None else [0] * n
+        where = ([self.router.initial(lk) for lk in loc] if self.router is not None
+                 else [0] * n)
+        R = self.n_reg
         for k in range(n):
-            i = reg.open(0.0, int(ch[k]), float(resid[k]), connected_at=-float(conn_age[k]),
-                         last_activity=0.0)
+            i = reg.open(0.0, int(ch[k]) * R + where[k], float(resid[k]),
+                         connected_at=-float(conn_age[k]), last_activity=0.0, loc=loc[k])
             self.edge.row_written(i, -float(conn_age[k]))
             heapq.heappush(self._calendar, (float(resid[k]), i, int(reg.gen[i])))
         self.connected.add(0.0, n)
+        if self.connected_r is not None:
+            for r, k in zip(*np.unique(where, return_counts=True)):
+                self.connected_r[int(r)].add(0.0, int(k))
         self.c["connections.initial"] += n
 
     # -- arrivals and attempts --------------------------------------------------------------------
@@ -197,8 +230,14 @@ class Connections:
             if ts.size:
                 sess = self.session_dist.sample(rng, ts.size)
                 ch = self.channels.assign(rng.random(ts.size))
-                for tk, sk, ck in zip(ts.tolist(), sess.tolist(), ch.tolist()):
-                    self._at(tk - env.now, self._attempt_ev, _Attempt(tk, tk + sk, ck))
+                if self.geo is None:
+                    for tk, sk, ck in zip(ts.tolist(), sess.tolist(), ch.tolist()):
+                        self._at(tk - env.now, self._attempt_ev, _Attempt(tk, tk + sk, ck))
+                else:
+                    loc = self.geo.locate(ch).tolist()
+                    for tk, sk, ck, lk in zip(ts.tolist(), sess.tolist(), ch.tolist(), loc):
+                        self._at(tk - env.now, self._attempt_ev,
+                                 _Attempt(tk, tk + sk, ck, loc=lk))
             t += W
             yield env.timeout(t - env.now)
 
@@ -217,7 +256,9 @@ class Connections:
             self.c["connections.reconnect_attempts"] += 1
         self.conn_inflight += 1
         a.t0 = now
-        self._at(self.d_oneway() + self.edge.ingress(), self.edge.arrive, a)
+        if self.router is not None:
+            a.region = self.router.pick(now, a.loc)
+        self._at(self.oneway(a.loc, a.region) + self.edge.ingress(), self.edge.arrive, a)
 
     def reject(self, now: float, a: _Attempt, why: str, quota: str | None = None,
                 component: str = "") -> None:
@@ -225,7 +266,9 @@ class Connections:
         self.c["connections.rejected"] += 1
         self.c[f"connections.rejected.{why}"] += 1
         if quota:
-            self.rec.breaches.add(now, quota, component, self.region)
+            self.rec.breaches.add(now, quota, component,
+                                  self.region if self.router is None
+                                  else self.router.names[a.region])
         if a.incident is not None:
             a.incident["rejected"] += 1
         self._retry(now, a)
@@ -237,7 +280,7 @@ class Connections:
             self.c["connections.abandoned"] += 1
             self._session_over(a)
             return
-        d += self.d_oneway()  # the client learns of the refusal or drop one way later
+        d += self.oneway(a.loc, a.region)  # the client learns of it one way later
         if now + d >= a.session_end:
             self._session_over(a)
             return
@@ -256,13 +299,15 @@ class Connections:
     def established(self, now: float, a: _Attempt) -> None:
         """The edge accepted the connection (the handshake is done at ``now``)."""
         session_end = max(a.session_end, now)  # a session over during the handshake closes at once
-        i = self.reg.open(now, a.channel, session_end)
+        i = self.reg.open(now, a.channel * self.n_reg + a.region, session_end, loc=a.loc)
         self.edge.row_written(i, now)
         self.connected.add(now, 1)
+        if self.connected_r is not None:
+            self.connected_r[a.region].add(now, 1)
         self.c["connections.established"] += 1
         self.conn_inflight -= 1
         if a.t0 >= self.warmup:
-            self.connect_hist.add(np.array([now - a.t0 + self.d_oneway()]))
+            self.connect_hist.add(np.array([now - a.t0 + self.oneway(a.loc, a.region)]))
         if a.incident is not None:
             inc = a.incident
             inc["reconnected"] += 1
@@ -278,11 +323,12 @@ class Connections:
         by its policy."""
         reg = self.reg
         session_end = float(reg.session_end[i])
-        ch = int(reg.channel[i])
+        ch = int(reg.channel[i]) // self.n_reg
         gap = self.integrity.gap_start(ch, now, float(reg.connected_at[i]))
         self.c[f"connections.closed.{why}"] += 1
+        a = _Attempt(now, session_end, ch, 0, gap, incident, int(reg.loc[i]))
+        a.region = int(reg.channel[i]) % self.n_reg
         self.server_close(now, i)
-        a = _Attempt(now, session_end, ch, 0, gap, incident)
         if session_end <= now:
             self._session_over(a)
             return
@@ -307,12 +353,13 @@ class Connections:
         i = reg.random_open(self.u())
         if i < 0:
             return
-        ch = int(reg.channel[i])
+        ch = int(reg.channel[i]) // self.n_reg
         session_end = float(reg.session_end[i])
         gap = self.integrity.gap_start(ch, now, float(reg.connected_at[i]))
         self.c["connections.blips"] += 1
+        a = _Attempt(now, session_end, ch, 0, gap, None, int(reg.loc[i]))
+        a.region = int(reg.channel[i]) % self.n_reg
         reg.vanish(now, i)
-        a = _Attempt(now, session_end, ch, 0, gap)
         notice = self.heartbeat.client_detection(self.u(), self.d_blip_detect())
         if now + notice >= session_end:
             self._session_over(a)
@@ -366,6 +413,8 @@ class Connections:
         """The edge closes the connection (close frame, timeout, limit): its state is
         cleaned up by the edge (for API Gateway, a row waiting for $disconnect)."""
         self.connected.add(now, -1)   # OPEN or HALF_OPEN: billing of minutes stops
+        if self.connected_r is not None:
+            self.connected_r[int(self.reg.channel[i]) % self.n_reg].add(now, -1)
         self.reg.close(i, now)
         self.edge.closed(now, i)
 
@@ -413,6 +462,6 @@ class Connections:
                 why = "max_duration" if old[k] else "idle"
                 quota = "max_connection_duration_s" if old[k] else "idle_timeout_s"
                 self.rec.breaches.add(now, f"{edge.component}.{quota}",
-                                      f"{edge.component}:connection", self.region)
+                                      f"{edge.component}:connection", self.region_name(i))
                 self.drop(now, i, why)
 

@@ -76,7 +76,7 @@ class SubscriberQuery:
             x.attempt += 1
             self.host.at(retry_at - now, self._query_retry, x)
             return
-        self.host.pub_rejected("dynamodb_throttle")
+        self.host.pub_rejected("dynamodb_throttle", x)
         self.f.finish(x.start, t + self.d_item())
 
     def _query_retry(self, ev) -> None:
@@ -88,7 +88,7 @@ class SubscriberQuery:
         x = ev._value
         x.page += 1
         if now >= x.deadline:
-            self.host.pub_rejected("lambda_timeout")
+            self.host.pub_rejected("lambda_timeout", x)
             self.f.finish(x.start, x.deadline)
             return
         if x.page < len(x.pages):

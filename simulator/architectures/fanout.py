@@ -113,12 +113,57 @@ class Fanout:
         self._a_base: list[float] = []
         self._a_w: list[float] = []
         self._pending = 0
+        self.geo = None          # with a geography: latency by the recipient's location
+        self._live_loc = None
+        self._r_mix: list = []
+        self._a_mix: list = []
         # slow path: slot table
         self._cap = 0
         self._rows_free: list[int] = []
         self._active: list[int] = []
         self._ticking = False
         self._grow(64)
+
+    def by_location(self, geo, rix: int, hists: list, reg) -> None:
+        """Record deliveries by the recipient's location too: the downlink from this engine's
+        Region (``rix``) to each location, and one histogram per location (``hists``, in the
+        geography's order). A fan-out's recipients are the live rows of its channel in this
+        Region; which post goes to which location is random, in proportion to them."""
+        self.geo = geo
+        self.rix = rix
+        self.loc_hists = hists
+        self._live_loc = reg.live_loc
+
+    def _mix(self, ctx):
+        """The recipients' locations of a fan-out: one location (an int) or live counts."""
+        if self._live_loc is None:
+            return 0
+        row = self._live_loc[ctx.channel]
+        nz = np.flatnonzero(row)
+        if nz.size == 1:
+            return int(nz[0])
+        return row.copy() if nz.size else 0
+
+    def _sink(self, vals: np.ndarray, w, mixes: list, lens) -> None:
+        """Add the downlink (by location) to completed posts and record them."""
+        geo = self.geo
+        loc = np.empty(vals.size, dtype=np.int64)
+        pos = 0
+        for m, n in zip(mixes, lens):
+            n = int(n)
+            if isinstance(m, int):
+                loc[pos:pos + n] = m
+            else:
+                loc[pos:pos + n] = self.rng.choice(m.size, size=n, p=m / m.sum())
+            pos += n
+        vals = vals + geo.downlink(self.rng, loc, self.rix)
+        w = np.broadcast_to(np.asarray(w, dtype=float), vals.shape) if np.ndim(w) else \
+            np.full(vals.size, float(w))
+        self.hist.add(vals, w)
+        for k, h in enumerate(self.loc_hists):
+            sel = loc == k
+            if sel.any():
+                h.add(vals[sel], w[sel])
 
     # -- latency block -------------------------------------------------------------------------
     def _new_block(self) -> None:
@@ -163,8 +208,12 @@ class Fanout:
                 sel = np.repeat(with_starts, lens)
                 vals[sel] += np.frombuffer(self._s_buf, dtype=np.float64)
             vals += np.repeat(np.asarray(self._r_base), lens)
-            vals += _sample32(self.down, self.rng, total)
-            self.hist.add(vals, np.repeat(np.asarray(self._r_w), lens))
+            if self.geo is None:
+                vals += _sample32(self.down, self.rng, total)
+                self.hist.add(vals, np.repeat(np.asarray(self._r_w), lens))
+            else:
+                self._sink(vals, np.repeat(np.asarray(self._r_w), lens), self._r_mix, lens)
+                self._r_mix.clear()
             self._r_start.clear()
             self._r_len.clear()
             self._r_off.clear()
@@ -175,8 +224,12 @@ class Fanout:
             lens = np.fromiter((a.size for a in self._a_vals), dtype=np.int64,
                                count=len(self._a_vals))
             vals = np.concatenate(self._a_vals) + np.repeat(np.asarray(self._a_base), lens)
-            vals += self.down.sample(self.rng, vals.size)
-            self.hist.add(vals, np.repeat(np.asarray(self._a_w), lens))
+            if self.geo is None:
+                vals += self.down.sample(self.rng, vals.size)
+                self.hist.add(vals, np.repeat(np.asarray(self._a_w), lens))
+            else:
+                self._sink(vals, np.repeat(np.asarray(self._a_w), lens), self._a_mix, lens)
+                self._a_mix.clear()
             self._a_vals.clear()
             self._a_base.clear()
             self._a_w.clear()
@@ -231,14 +284,17 @@ class Fanout:
         limit = deadline - now
         if dur > limit or n > self.sample_above:
             return self._start_arrays(now, t_pub, live, half, gone, deadline, record, i0, n,
-                                      starts, dur)
+                                      starts, dur, ctx)
         if record and live > 0:
             self._record_range(i0, n, starts, now - t_pub, live / n)
+            if self.geo is not None:
+                self._r_mix.append(self._mix(ctx))
             if self._pending >= _FLUSH:
                 self.flush()
         return FanoutResult(live, half, gone, 0, now + dur)
 
-    def _start_arrays(self, now, t_pub, live, half, gone, deadline, record, i0, n, starts, dur):
+    def _start_arrays(self, now, t_pub, live, half, gone, deadline, record, i0, n, starts, dur,
+                      ctx=None):
         """Fan-outs that the Lambda timeout cuts short, or too large to record every post."""
         L = self._L[i0:i0 + n].astype(np.float64)
         send = np.zeros(n)
@@ -267,6 +323,8 @@ class Fanout:
             self._a_vals.append(comp)
             self._a_base.append(now - t_pub)
             self._a_w.append(w)
+            if self.geo is not None:
+                self._a_mix.append(self._mix(ctx))
             self._pending += comp.size
             if self._pending >= _FLUSH:
                 self.flush()
@@ -304,6 +362,7 @@ class Fanout:
             setattr(self, name, ext(g(self, name, None), fill, dt, (rows,)))
         ctx = getattr(self, "ctx", [])
         self.ctx = ctx + [None] * (rows - old)
+        self.row_mix = getattr(self, "row_mix", []) + [0] * (rows - old)
         self._rows_free.extend(range(rows - 1, old - 1, -1))
         self._cap = rows
 
@@ -325,6 +384,8 @@ class Fanout:
         self.n_fail_live[r] = 0
         self.record[r] = record
         self.ctx[r] = ctx
+        if self.geo is not None:
+            self.row_mix[r] = self._mix(ctx)
         self._active.append(r)
         self.rec.c["fanout.throttled_fanouts"] += 1
         if not self._ticking:
@@ -416,8 +477,15 @@ class Fanout:
             rec_mask = live_g & self.record[rows][g_rows]
             if rec_mask.any():
                 vals = done[gmask][rec_mask] - self.t_pub[rows][g_rows[rec_mask]]
-                vals = vals + self.down.sample(rng, vals.size)
-                self.hist.add(vals)
+                if self.geo is None:
+                    vals = vals + self.down.sample(rng, vals.size)
+                    self.hist.add(vals)
+                else:
+                    rr = rows[g_rows[rec_mask]]
+                    order = np.argsort(rr, kind="stable")
+                    rr, vals = rr[order], vals[order]
+                    u, cnt = np.unique(rr, return_counts=True)
+                    self._sink(vals, 1.0, [self.row_mix[int(k)] for k in u.tolist()], cnt)
             flatFA[gi] = done[gmask]
             flatAT[gi] = 0
             # rejected: retry (backoff, quota) or fail

@@ -8,6 +8,7 @@ _REGISTRY: dict[str, str] = {
     "sqs": "simulator.architectures.basic:SqsArchitecture",
     "appsync": "simulator.architectures.services:AppSyncArchitecture",
     "managed": "simulator.architectures.services:ManagedArchitecture",
+    "multi_region": "simulator.architectures.multi_region:MultiRegionArchitecture",
 }
 
 

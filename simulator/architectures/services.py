@@ -30,10 +30,12 @@ import math
 import numpy as np
 
 from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
+from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
 from simulator.primitives.events import Call
 from simulator.primitives.token_bucket import TokenBucket
 from simulator.units import MINUTE
+from simulator.workload.population import OPEN
 
 COUNTERS = ("service.operations", "service.messages", "service.keepalives",
             "service.channel_seconds", "service.deliveries_refused")
@@ -169,6 +171,10 @@ class ServiceEdge:
     def closed(self, now: float, i: int) -> None:
         self.reg.delete_row(i, now)    # the service forgets the connection: nothing to clean up
 
+    def lost(self, now: float, i: int) -> None:
+        """The service's Region failed with the connection: nothing is left of it."""
+        self.reg.delete_row(i, now)
+
     def resume(self, now: float, a) -> None:
         self.integrity.gap_reconnected(a.gap, now, resume_ok=False)
 
@@ -195,7 +201,7 @@ class ServiceArchitecture(Design):
         super().__init__(env, scn, params, streams, recorder)   # self.route: drawn, not used
         self.lim = self.spec.limits(params, scn)
         self.edge = ServiceEdge(self)
-        self.conns.attach(self.edge)
+        self.conns.attach(RegionalEdges([self.edge], self.router, self.conns))
         self.broadcast = Broadcast(self)
         self.regions = {self.region: RegionStack(self.region, self.edge, None, None,
                                                  self.broadcast)}
@@ -296,12 +302,21 @@ class Broadcast:
     def arrive(self, ev) -> None:
         """A client's publish reaches the service."""
         now = self.env.now
-        t_pub, nbytes = ev._value
+        v = ev._value
+        t_pub, nbytes = v[0], v[1]
         reg = self.reg
         arch = self.arch
-        i = reg.random_open(arch.u())
-        if i < 0:
-            return
+        if len(v) > 2:   # the sender was chosen when it sent (a geography)
+            i = v[2]
+            if reg.gen[i] != v[3] or reg.state[i] != OPEN:
+                self.c["publishes.sender_gone"] += 1
+                return
+        else:
+            i = reg.random_open(arch.u())
+            if i < 0:
+                return
+        if not arch.router.up[0]:
+            return   # the sender's connection dropped with the Region: the frame is lost
         c = self.c
         c["publishes.attempted"] += 1
         reg.last_send[i] = now
@@ -356,19 +371,36 @@ class Broadcast:
         c["service.messages"] += written
         c["data_transfer.out_bytes"] += nbytes * written
         if ok_live and t_pub >= self.warmup:
-            self._record(now - t_pub, ok_live)
+            self._record(now - t_pub, ok_live, ch, int(reg.loc[i]))
 
-    def _record(self, base: float, n: int) -> None:
+    def _record(self, base: float, n: int, ch: int = 0, sender_loc: int = 0) -> None:
         """Latencies (publish -> receipt) of ``n`` deliveries; above ``sample_above`` a sample
-        of ``sample_k`` weighted to ``n``."""
+        of ``sample_k`` weighted to ``n``. With a geography, by the recipients' locations
+        (drawn in proportion to the channel's live members there)."""
         k = n if n <= self.sample_above else self.sample_k
         lat = self.delivery.sample(self.rng, k)
-        if not self.end_to_end:
-            lat = lat + base + self.arch.oneway.sample(self.rng, k)
-        self._buf.append(lat)
-        self._wbuf.append(n / k)
-        if len(self._buf) >= 4096:   # not a catalog value
-            self.flush()
+        geo = self.arch.geo
+        if geo is None:
+            if not self.end_to_end:
+                lat = lat + base + self.arch.oneway.sample(self.rng, k)
+            self._buf.append(lat)
+            self._wbuf.append(n / k)
+            if len(self._buf) >= 4096:   # not a catalog value
+                self.flush()
+            return
+        counts = self.reg.live_loc[ch] if self.reg.live_loc is not None else np.ones(1)
+        loc = self.rng.choice(counts.size, size=k, p=counts / counts.sum())
+        # the base holds the uplink; the downlink is the recipient's (to the service's Region,
+        # or to its nearest edge plus the edge-to-edge transit for a service with edges everywhere)
+        lat = lat + base + geo.downlink(self.rng, loc, 0)
+        if self.end_to_end:
+            lat = lat + geo.transit[sender_loc, loc]
+        w = np.full(k, n / k)
+        self.hist.add(lat, w)
+        for j, h in enumerate(self.arch.loc_hists.values()):
+            sel = loc == j
+            if sel.any():
+                h.add(lat[sel], w[sel])
 
     def flush(self) -> None:
         if not self._buf:
@@ -403,3 +435,5 @@ class ManagedArchitecture(ServiceArchitecture):
 
     name = "managed"
     spec = ManagedSpec()
+    edge_everywhere = True     # users connect to the service's nearest edge
+    region_outages = False     # the service does not live in the AWS Region

@@ -112,3 +112,36 @@ class Recorder:
 def finite_or_none(x: float) -> float | None:
     """JSON-friendly: nan/inf become None."""
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+class RegionCounters(dict):
+    """The counters of one Region of a design over several Regions: every change is applied
+    to the Region's own value and to the run's total (``total``), so the run's counters stay
+    the sums over Regions and each Region's usage can be priced with its own prices."""
+
+    __slots__ = ("total",)
+
+    def __init__(self, total: dict):
+        super().__init__()
+        self.total = total
+
+    def __missing__(self, key: str) -> float:
+        return 0.0
+
+    def __setitem__(self, key: str, value: float) -> None:
+        self.total[key] += value - dict.get(self, key, 0.0)
+        dict.__setitem__(self, key, value)
+
+
+class RegionRecorder:
+    """A :class:`Recorder` seen by the components of one Region: its own counters
+    (:class:`RegionCounters`), the run's breach log and probes."""
+
+    def __init__(self, rec: Recorder, region: str):
+        self._rec = rec
+        self.region = region
+        self.c = RegionCounters(rec.c)
+        self.breaches = rec.breaches
+
+    def __getattr__(self, name):
+        return getattr(self._rec, name)

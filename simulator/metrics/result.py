@@ -70,12 +70,15 @@ class Result:
         zero = _zero(end)
         start = snaps.get("warmup") or zero
         self.usage_by_region, _ = _usage_between(zero, end, scn, month_s)
-        self.usage = _home(self.usage_by_region, scn.region)
+        self.usage = _merged(self.usage_by_region)
         measured, window_s = _usage_between(start, end, scn, month_s)
-        measured = _home(measured, scn.region)
-        self.monthly_usage, self.cost_projection = project_month(
-            measured, window_s, month_s, scn.billing.hourly_load)
+        self.monthly_usage_by_region = {}
+        for region, u in measured.items():
+            self.monthly_usage_by_region[region], self.cost_projection = project_month(
+                u, window_s, month_s, scn.billing.hourly_load)
+        self.monthly_usage = _merged(self.monthly_usage_by_region)
         self.costs, self.monthly_costs, self.cost_note = _price_both(self, scn)
+        self.histograms_by_location = hists.get("by_location", {})
         extra = _cost_keys(self, start, end, window_s, month_s)
         extra["zombie_cost_usd_per_month"] = _zombie_cost(self, scn, start, end, window_s, month_s)
         self.summary = _summary(self, arch.gauges(), sim_events, wall_seconds, extra)
@@ -147,12 +150,15 @@ def _zero(end: dict) -> dict:
             "aux": {k: 0.0 for k in end["aux"]}}
 
 
-def _home(by_region: dict, region: str) -> dict:
-    """The usage of a one-Region design as one ``item -> quantity`` dict."""
-    if set(by_region) != {region}:
-        raise ValueError(f"usage reported for Regions {sorted(by_region)}; this Result prices "
-                         f"one Region ({region!r})")
-    return by_region[region]
+def _merged(by_region: dict) -> dict:
+    """Usage over every Region as one ``item -> quantity`` dict (one Region's own dict)."""
+    if len(by_region) == 1:
+        return next(iter(by_region.values()))
+    out: dict = {}
+    for items in by_region.values():
+        for k, v in items.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
 
 
 def _usage_between(a: dict, b: dict, scn, month_s: float) -> tuple[dict, float]:
@@ -188,8 +194,10 @@ def _price_both(res: Result, scn):
     from simulator.errors import ScenarioError
 
     try:
-        window = price(res.usage, scn.region, scn.billing.free_tier)
-        month = price(res.monthly_usage, scn.region, scn.billing.free_tier)
+        window = pd.concat([price(u, r, scn.billing.free_tier)
+                            for r, u in res.usage_by_region.items()], ignore_index=True)
+        month = pd.concat([price(u, r, scn.billing.free_tier)
+                           for r, u in res.monthly_usage_by_region.items()], ignore_index=True)
         return window, month, ""
     except ScenarioError as e:
         empty = pd.DataFrame(columns=COST_COLUMNS)
@@ -224,7 +232,7 @@ def _zombie_cost(res: Result, scn, a: dict, b: dict, window_s: float, month_s: f
         return None
     from simulator.costs import price
 
-    ua, ub = a["usage"][scn.region], b["usage"][scn.region]
+    ua, ub = _merged(a["usage"]), _merged(b["usage"])
     a, b = a["aux"], b["aux"]
     posts = b.get("posts", 0.0) - a.get("posts", 0.0)
     if posts <= 0:

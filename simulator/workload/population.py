@@ -47,12 +47,21 @@ class ConnectionRegistry:
         Number of channels.
     capacity : int
         Initial number of slots (grows by doubling).
+    n_regions, n_locations : int
+        For designs over several Regions or user locations: a row's ``channel`` is then a
+        *key*, ``channel * n_regions + region`` (its channel's rows in one Region), its client's
+        location is kept per slot, and live rows are counted per key and location.
     """
 
-    def __init__(self, n_channels: int, capacity: int = 1024):
+    def __init__(self, n_channels: int, capacity: int = 1024, n_regions: int = 1,
+                 n_locations: int = 1):
         cap = max(int(capacity), 16)
+        self.n_reg = int(n_regions)
+        self.n_loc = int(n_locations)
+        n_channels *= self.n_reg
         self.state = np.zeros(cap, dtype=np.int8)
         self.channel = np.zeros(cap, dtype=np.int32)
+        self.loc = np.zeros(cap, dtype=np.int8)
         self.connected_at = np.zeros(cap)
         self.last_send = np.zeros(cap)
         self.session_end = np.zeros(cap)
@@ -78,13 +87,16 @@ class ConnectionRegistry:
         self.n_closing = 0
         self.n_zombie = 0
         self.zombie_lifetimes: list[float] = []   # client gone -> row deleted, seconds
+        self.open_r = [0] * self.n_reg            # OPEN connections per Region
+        self.live_loc = (np.zeros((n_channels, self.n_loc), dtype=np.int64)
+                         if self.n_loc > 1 else None)
 
     # -- slots -----------------------------------------------------------------------------------
     def _grow(self) -> None:
         old = self.state.size
         new = old * 2
-        for name in ("state", "channel", "connected_at", "last_send", "session_end", "gen",
-                     "open_ids", "was_zombie", "last_seen"):
+        for name in ("state", "channel", "loc", "connected_at", "last_send", "session_end",
+                     "gen", "open_ids", "was_zombie", "last_seen"):
             a = getattr(self, name)
             b = np.zeros(new, dtype=a.dtype)
             b[:old] = a
@@ -109,13 +121,19 @@ class ConnectionRegistry:
 
     # -- transitions ----------------------------------------------------------------------------
     def open(self, now: float, channel: int, session_end: float, connected_at: float | None = None,
-             last_activity: float | None = None) -> int:
-        """A connection is established and its row written: returns its slot."""
+             last_activity: float | None = None, loc: int = 0) -> int:
+        """A connection is established and its row written: returns its slot (``channel``:
+        the key, see the class; ``loc``: its client's location)."""
         if not self._free:
             self._grow()
         i = self._free.pop()
         self.state[i] = OPEN
         self.channel[i] = channel
+        self.loc[i] = loc
+        if self.n_reg > 1:
+            self.open_r[channel % self.n_reg] += 1
+        if self.live_loc is not None:
+            self.live_loc[channel, loc] += 1
         self.connected_at[i] = now if connected_at is None else connected_at
         self.last_send[i] = now if last_activity is None else last_activity
         self.session_end[i] = session_end
@@ -133,6 +151,10 @@ class ConnectionRegistry:
         return i
 
     def _unlist_open(self, i: int) -> None:
+        if self.n_reg > 1:
+            self.open_r[self.channel[i] % self.n_reg] -= 1
+        if self.live_loc is not None:
+            self.live_loc[self.channel[i], self.loc[i]] -= 1
         p = self.open_pos[i]
         last = self.open_ids[self.n_open - 1]
         self.open_ids[p] = last
@@ -227,6 +249,10 @@ class ConnectionRegistry:
         if n == 0:
             return -1
         return int(self.open_ids[int(u * n)])
+
+    def region_of(self, ids):
+        """Region index of slots ``ids`` (an int or an array)."""
+        return self.channel[ids] % self.n_reg
 
     def connected_slots(self) -> np.ndarray:
         """Slots of OPEN and HALF_OPEN connections."""

@@ -359,6 +359,27 @@ class DynamoLatency(Model):
     item_s: Dist | None = None
     query_page_s: Dist | None = None
     query_s_per_mb: Dist | None = None
+    replication_s: Dist | None = None
+    streams_to_lambda_s: Dist | None = None
+
+
+class EventBridgeLatency(Model):
+    delivery_s: Dist | None = None
+
+
+class EventBridgeConfig(Model):
+    """EventBridge between Regions (the ``multi_region`` design's ``eventbridge`` strategy)."""
+
+    put_events_per_s: PosFloat | None = None
+    latency: EventBridgeLatency = EventBridgeLatency()
+
+
+class Route53Config(Model):
+    """DNS failover of the ``multi_region`` design (latency records with health checks)."""
+
+    health_check_interval_s: PosFloat | None = None
+    failure_threshold: PosInt | None = None
+    dns_ttl_s: NonNegFloat | None = None
 
 
 class DynamoConfig(Model):
@@ -437,6 +458,8 @@ class AwsConfig(Model):
     sqs: SqsConfig = SqsConfig()
     appsync: AppSyncConfig = AppSyncConfig()
     managed: ManagedConfig = ManagedConfig()
+    eventbridge: EventBridgeConfig = EventBridgeConfig()
+    route53: Route53Config = Route53Config()
 
 
 class TtlCleanup(Model):
@@ -538,6 +561,7 @@ class MultiRegionConfig(Model):
     regions: Annotated[list[str], Field(min_length=1)] | None = None   # default: [region]
     cross_region: Literal["eventbridge", "replication"] = "eventbridge"
     failback: Literal["reconnect", "stay"] = "reconnect"
+    message_item_overhead_bytes: NonNegInt = 100   # a message item's keys and attributes
 
     @model_validator(mode="after")
     def _distinct(self):
@@ -959,6 +983,13 @@ _CATALOG_MAP = {
     "sdk.retry_refund_success": "sdk.retry_refund_success",
     "sdk.http_max_sockets": "sdk.http_max_sockets",
     "sns.publish_per_s": "sns.publish_per_s",
+    "eventbridge.put_events_per_s": "eventbridge.put_events_per_s",
+    "eventbridge.latency.delivery_s": "latency.eventbridge_delivery_s",
+    "dynamodb.latency.replication_s": "latency.global_table_replication_s",
+    "dynamodb.latency.streams_to_lambda_s": "latency.streams_to_lambda_s",
+    "route53.health_check_interval_s": "behaviour.route53_health_check_interval_s",
+    "route53.failure_threshold": "behaviour.route53_failure_threshold",
+    "route53.dns_ttl_s": "behaviour.dns_ttl_s",
     "sns.latency.publish_s": "latency.sns_publish_s",
     "sns.latency.to_lambda_s": "latency.sns_to_lambda_s",
     "sqs.esm_max_concurrency": "sqs.esm_max_concurrency",

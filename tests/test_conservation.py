@@ -10,7 +10,8 @@ SMALL = {"duration_s": 90.0, "warmup_s": 10.0}
 
 
 DESIGNS = ("basic", "sns", "sqs", "appsync", "managed")
-CASES = [(p, d) for p in SCENARIOS for d in DESIGNS]
+CASES = [(p, d) for p in SCENARIOS for d in DESIGNS] + [
+    (p, "multi_region") for p in SCENARIOS if sim.load_scenario(p).workload.geography]
 
 
 def shrink(path, design="basic"):
@@ -26,6 +27,9 @@ def shrink(path, design="basic"):
         o["workload.arrivals.extra_clients"] = min(w.arrivals.extra_clients, 15_000)
     if w.incidents:
         o["workload.incidents"] = [{**inc.model_dump(), "at_s": 40.0} for inc in w.incidents]
+        for inc in o["workload.incidents"]:
+            if inc["kind"] == "region_outage":
+                inc["duration_s"] = 30.0
     return scn.with_overrides(o)
 
 

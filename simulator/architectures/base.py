@@ -296,6 +296,9 @@ class Design:
         #: delivery latency by the recipient's location (with a geography)
         self.loc_hists = ({k: LogHistogram() for k in self.geo.names}
                           if self.geo is not None else {})
+        #: delivery latency by the Region that delivered (with a geography)
+        self.region_hists = ({k: LogHistogram() for k in self.region_names}
+                             if self.geo is not None and not self.edge_everywhere else {})
         self.regions: dict[str, RegionStack] = {}
         for k in SUMMARY_COUNTERS:
             self.c[k] += 0.0
@@ -308,7 +311,7 @@ class Design:
 
         for k in ("env", "scn", "s", "oneway", "route", "draws", "u", "channels", "region_names",
                   "geo", "reg", "payload", "heartbeat", "integrity", "router", "conns", "hist",
-                  "zombie_hist", "loc_hists"):
+                  "zombie_hist", "loc_hists", "region_hists"):
             setattr(self, k, getattr(host, k))
         self.p = params
         self.region = host.region_names[rix]
@@ -320,7 +323,8 @@ class Design:
 
     def histograms(self) -> dict:
         return {"delivery": self.hist, "connect": self.conns.connect_hist,
-                "zombie_lifetime": self.zombie_hist, "by_location": self.loc_hists}
+                "zombie_lifetime": self.zombie_hist, "by_location": self.loc_hists,
+                "by_region": self.region_hists}
 
     def gauges(self) -> dict:
         reg = self.reg
@@ -334,6 +338,9 @@ class Design:
             "delivery_guarantee": self.integrity.guarantee(),
             "storms": self.conns.storms,
             "failbacks": self.router.failbacks,
+            "connections_peak_open_by_region": (
+                {n: lv.peak for n, lv in zip(self.region_names, self.conns.connected_r)}
+                if self.conns.connected_r is not None else {}),
         }
 
     def _zombie_lifetimes(self, now: float) -> None:

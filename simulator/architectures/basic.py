@@ -143,7 +143,8 @@ class BasicArchitecture(Design):
                    self.s[stream + self._sfx], e.throttle_tick_s, e.fanout_sample_above,
                    e.fanout_sample_k, on_done, self.rec, self.region)
         if self.geo is not None:
-            f.by_location(self.geo, self.rix, list(self.loc_hists.values()), self.reg)
+            f.by_location(self.geo, self.rix, list(self.loc_hists.values()), self.reg,
+                          self.region_hists[self.region])
         return f
 
     # -- scheduling helpers --------------------------------------------------------------------

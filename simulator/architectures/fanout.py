@@ -124,14 +124,15 @@ class Fanout:
         self._ticking = False
         self._grow(64)
 
-    def by_location(self, geo, rix: int, hists: list, reg) -> None:
+    def by_location(self, geo, rix: int, hists: list, reg, region_hist) -> None:
         """Record deliveries by the recipient's location too: the downlink from this engine's
         Region (``rix``) to each location, and one histogram per location (``hists``, in the
-        geography's order). A fan-out's recipients are the live rows of its channel in this
+        geography's order), and in this Region's histogram (``region_hist``). A fan-out's recipients are the live rows of its channel in this
         Region; which post goes to which location is random, in proportion to them."""
         self.geo = geo
         self.rix = rix
         self.loc_hists = hists
+        self.region_hist = region_hist
         self._live_loc = reg.live_loc
 
     def _mix(self, ctx):
@@ -160,6 +161,7 @@ class Fanout:
         w = np.broadcast_to(np.asarray(w, dtype=float), vals.shape) if np.ndim(w) else \
             np.full(vals.size, float(w))
         self.hist.add(vals, w)
+        self.region_hist.add(vals, w)
         for k, h in enumerate(self.loc_hists):
             sel = loc == k
             if sel.any():

@@ -81,7 +81,7 @@ class MultiRegionArchitecture(Design):
         self.d_stream = streams.buffered("dynamodb.streams", params["latency.streams_to_lambda_s"])
         self.message_wu = 0
         if self.strategy == "replication":
-            per = self.payload.mean + scn.app.resume.item_overhead_bytes
+            per = self.payload.mean + scn.multi_region.message_item_overhead_bytes
             self.message_wu = math.ceil(per / params["dynamodb.write_unit_bytes"])
         self.item_bytes = self.hosts[0].table.item_bytes
         self.write_unit_bytes = params["dynamodb.write_unit_bytes"]
@@ -115,8 +115,11 @@ class MultiRegionArchitecture(Design):
 
     # -- cross-Region ------------------------------------------------------------------------------
     def _cross(self, now: float, x, origin: BasicArchitecture) -> None:
-        """The publishing Region has the message's subscriber list: send it to the others."""
+        """The publishing Region has the message's subscriber list at ``now`` (which may be a
+        few ms after the simulation clock, when the fan-out was computed ahead): send it to
+        the other Regions. Quota tokens are taken at the clock, like the posts'."""
         reg = self.reg
+        clock = self.env.now
         ch = x.channel // self.n
         a = origin.rix
         if self.strategy == "replication":
@@ -130,9 +133,9 @@ class MultiRegionArchitecture(Design):
                     continue
                 hb.c["eventbridge.events"] += 1
                 origin.c["cross_region.bytes"] += x.nbytes
-                if not self.put_events[b].try_take(now):
+                if not self.put_events[b].try_take(clock):
                     hb.c["eventbridge.throttled"] += 1
-                    self.rec.breaches.add(now, "eventbridge.put_events_per_s",
+                    self.rec.breaches.add(clock, "eventbridge.put_events_per_s",
                                           "eventbridge:PutEvents", hb.region)
                     self._part_failed(hb, key, "eventbridge_throttle")
                     continue
@@ -148,7 +151,7 @@ class MultiRegionArchitecture(Design):
             y.nbytes = x.nbytes
             y.record = x.record
             y.remote = True
-            Call(self.env, delay, self._relay, (b, y))
+            Call(self.env, now - clock + delay, self._relay, (b, y))
 
     def _part_failed(self, hb, key: int, why: str) -> None:
         """Region ``hb``'s part of a message is not delivered: its live recipients lose it."""

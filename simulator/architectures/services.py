@@ -397,6 +397,8 @@ class Broadcast:
             lat = lat + geo.transit[sender_loc, loc]
         w = np.full(k, n / k)
         self.hist.add(lat, w)
+        for h in self.arch.region_hists.values():   # one Region (or none: edges everywhere)
+            h.add(lat, w)
         for j, h in enumerate(self.arch.loc_hists.values()):
             sel = loc == j
             if sel.any():

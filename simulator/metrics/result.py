@@ -23,6 +23,14 @@ SUMMARY_KEYS = (
     "sim_events", "wall_seconds",
 )
 
+#: keys per user location (``<key>.<location>``, e.g. ``latency_p50_ms.europe``: deliveries to
+#: users there) and per Region (``<key>.<region>``: deliveries by that Region's fan-outs), with
+#: a ``workload.geography``
+LOCATION_KEYS = ("latency_p50_ms", "latency_p99_ms", "latency_p999_ms", "latency_std_ms",
+                 "deliveries_recorded")
+#: keys per Region (``<key>.<region>``) of a design over several Regions
+REGION_KEYS = ("cost_usd_per_month", "breaches_total", "connections_peak_open")
+
 
 class Result:
     """What one run produced.
@@ -37,7 +45,10 @@ class Result:
         Billable quantities of the simulated window, named as ``simulator.price`` expects
         (every item a design reports must be in the Region's price book, or the run fails).
     usage_by_region : dict
-        Region -> the same (one Region today).
+        Region -> the same (several Regions for ``multi_region``; ``usage`` sums them).
+    histograms_by_location, histograms_by_region : dict
+        With a ``workload.geography``: delivery latency by the recipient's location, and by
+        the Region that delivered.
     timeseries : DataFrame
         Indexed by ``time_s`` at the scenario's step (1 s).
     breaches : DataFrame
@@ -79,8 +90,10 @@ class Result:
         self.monthly_usage = _merged(self.monthly_usage_by_region)
         self.costs, self.monthly_costs, self.cost_note = _price_both(self, scn)
         self.histograms_by_location = hists.get("by_location", {})
+        self.histograms_by_region = hists.get("by_region", {})
         extra = _cost_keys(self, start, end, window_s, month_s)
         extra["zombie_cost_usd_per_month"] = _zombie_cost(self, scn, start, end, window_s, month_s)
+        extra.update(_geo_keys(self, arch.gauges()))
         self.summary = _summary(self, arch.gauges(), sim_events, wall_seconds, extra)
 
     def quantile(self, q: float) -> float:
@@ -124,6 +137,39 @@ def _ms(x: float) -> float | None:
 
 def _s(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x, 3)
+
+
+def _geo_keys(res, g: dict) -> dict:
+    """Latency by user location and by Region; cost, breaches and peak connections by Region
+    (several Regions); the failback storm and what a Region outage refused."""
+    out: dict = {}
+    for group in (res.histograms_by_location, res.histograms_by_region):
+        for name, h in group.items():
+            out[f"latency_p50_ms.{name}"] = _ms(h.quantile(0.5))
+            out[f"latency_p99_ms.{name}"] = _ms(h.quantile(0.99))
+            out[f"latency_p999_ms.{name}"] = _ms(h.quantile(0.999))
+            out[f"latency_std_ms.{name}"] = _ms(h.std)
+            out[f"deliveries_recorded.{name}"] = float(h.n)
+    if len(res.usage_by_region) > 1:
+        if not res.cost_note:
+            by = res.monthly_costs.groupby("region")["cost_usd"].sum()
+            for r in res.usage_by_region:
+                out[f"cost_usd_per_month.{r}"] = float(by.get(r, 0.0))
+        br = res.breaches
+        by = br.groupby("region")["count"].sum() if len(br) else {}
+        for r in res.usage_by_region:
+            out[f"breaches_total.{r}"] = float(by.get(r, 0.0)) if len(br) else 0.0
+        for r, peak in g.get("connections_peak_open_by_region", {}).items():
+            out[f"connections_peak_open.{r}"] = peak
+    c = res.counters
+    if any(i.kind == "region_outage" for i in res.scenario.workload.incidents):
+        out["connections_rejected_region_down"] = c.get("connections.rejected.region_down", 0.0)
+        out["cross_region_failed"] = c.get("cross_region.failed", 0.0)
+        for fb in g.get("failbacks", [])[:1]:
+            out["failback_dropped"] = fb["dropped"]
+            out["failback_reconnected"] = fb["reconnected"]
+            out["failback_gave_up"] = fb["gave_up"]
+    return out
 
 
 def _storm_keys(storms: list[dict], duration_s: float) -> dict:

@@ -116,6 +116,30 @@ def _pct(v) -> str:
     return "-" if v is None or v != v else f"{100.0 * v:.1f}%"
 
 
+def _print_by_place(cmp) -> None:
+    """Latency by user location (p50 / p99), and cost per month by Region, per design."""
+    import pandas as pd
+
+    t = cmp.table.set_index("variant")
+    locs = [c.split(".", 1)[1] for c in t.columns if c.startswith("latency_p50_ms.")
+            and "-" not in c.split(".", 1)[1] and not c.endswith("_ci95")]   # Regions have "-"
+    if locs:
+        print("\nlatency by user location, p50 / p99 (ms):")
+        rows = {loc: {v: f"{_sig(t.at[v, f'latency_p50_ms.{loc}'])} / "
+                         f"{_sig(t.at[v, f'latency_p99_ms.{loc}'])}"
+                      if t.at[v, f"latency_p50_ms.{loc}"] == t.at[v, f"latency_p50_ms.{loc}"]
+                      else "-" for v in t.index} for loc in locs}
+        print(pd.DataFrame(rows).T.to_string())
+    regions = [c.split(".", 1)[1] for c in t.columns if c.startswith("cost_usd_per_month.")
+               and not c.endswith("_ci95")]
+    if regions:
+        print("\ncost per month by Region:")
+        rows = {r: {v: "-" if t.at[v, f"cost_usd_per_month.{r}"] != t.at[
+            v, f"cost_usd_per_month.{r}"] else "$" + _sig(t.at[v, f"cost_usd_per_month.{r}"])
+            for v in t.index} for r in regions}
+        print(pd.DataFrame(rows).T.to_string())
+
+
 def _print_comparison(cmp) -> None:
     import pandas as pd
 
@@ -155,6 +179,7 @@ def _print_comparison(cmp) -> None:
     print(pd.DataFrame(rows).to_string(index=False))
     print("\nlost, pending, duplicated: shares of the (message, recipient) pairs intended; "
           "per M deliveries: cost per million first deliveries (duplicates are paid, not counted)")
+    _print_by_place(cmp)
     print("\nbreaches per run, by quota (requests refused, or connections closed by a limit):")
     for _, r in t.iterrows():
         print(f"  {r['variant']:<8} {r['breaches_by_quota'] or 'none'}")

@@ -19,6 +19,7 @@ import pandas as pd
 
 from simulator.errors import ScenarioError
 from simulator.metrics.histogram import LogHistogram
+from simulator.metrics.result import LOCATION_KEYS, REGION_KEYS
 from simulator.scenario import Scenario
 from simulator.sweeps import replication_seeds, summarize
 
@@ -47,27 +48,51 @@ def _variants(scn: Scenario, variants) -> list[str]:
         raise ScenarioError("variants", variants, "give one or more design names, e.g. "
                             f"['basic', 'sns']; known: {', '.join(registry.names())}")
     for v in variants:
-        if v not in registry.names():
+        if not isinstance(v, str) or v.partition("@")[0] not in registry.names():
             raise ScenarioError("variants", v,
-                                f"unknown design; known: {', '.join(registry.names())}")
+                                f"unknown design; known: {', '.join(registry.names())} "
+                                "(optionally with its Regions: basic@eu-central-1, "
+                                "multi_region@us-east-1+eu-central-1)")
+        variant_settings(v)
     if len(set(variants)) != len(variants):
         raise ScenarioError("variants", list(variants), "names a design twice")
     return list(variants)
 
 
+def variant_settings(variant: str) -> dict:
+    """The scenario settings of a variant name: ``design`` or ``design@regions``, where
+    ``regions`` is one Region for a one-Region design (``basic@eu-central-1``) or several
+    joined by ``+`` for ``multi_region`` (``multi_region@us-east-1+eu-central-1``)."""
+    design, at, where = variant.partition("@")
+    out: dict = {"architecture": design}
+    if not at:
+        return out
+    regions = [r.strip() for r in where.split("+") if r.strip()]
+    if not regions:
+        raise ScenarioError("variants", variant, "name the Regions after '@'")
+    if design == "multi_region":
+        out["multi_region.regions"] = regions
+    elif len(regions) == 1:
+        out["region"] = regions[0]
+    else:
+        raise ScenarioError("variants", variant,
+                            f"{design!r} runs in one Region; only multi_region takes several")
+    return out
+
+
 def _run_one(job) -> dict:
-    """One design, one replication: its summary, latency histogram and breaches."""
+    """One design, one replication: its summary, latency histograms and breaches."""
     scn, variant, rep, seed = job
     import simulator as sim
 
     t0 = time.perf_counter()
-    res = sim.run(scn.with_overrides({"architecture": variant, "seed": seed}))
+    res = sim.run(scn.with_overrides({**variant_settings(variant), "seed": seed}))
     br = res.breaches_by_quota()
     br.insert(0, "replication", rep)
     br.insert(0, "variant", variant)
     return {"variant": variant, "replication": rep, "seed": seed, "summary": res.summary,
-            "histogram": res.histogram, "breaches": br,
-            "run_seconds": time.perf_counter() - t0}
+            "histogram": res.histogram, "by_location": res.histograms_by_location,
+            "breaches": br, "run_seconds": time.perf_counter() - t0}
 
 
 class Comparison:
@@ -83,6 +108,8 @@ class Comparison:
         ``variant, replication, quota, component, effect, first_s, last_s, seconds, count``.
     histograms : dict
         Design -> delivery-latency histogram merged over the replications.
+    by_location : dict
+        Design -> user location -> delivery-latency histogram (with a geography).
     scenario : Scenario
     """
 
@@ -104,17 +131,27 @@ class Comparison:
 
                 h = self.histograms[r["variant"]] = LogHistogram()
             h.merge(r["histogram"])
+        from simulator.metrics.histogram import LogHistogram
+
+        self.by_location: dict = {}
+        for r in results:
+            for loc, hl in r.get("by_location", {}).items():
+                self.by_location.setdefault(r["variant"], {}).setdefault(
+                    loc, LogHistogram()).merge(hl)
         self.table = self._table()
 
     def _table(self) -> pd.DataFrame:
         runs = self.runs.assign(error=None)
-        stats = summarize(runs, METRICS, by=["variant"]).set_index("variant")
+        split = [c for c in runs.columns if "." in c
+                 and c.split(".", 1)[0] in LOCATION_KEYS + REGION_KEYS]
+        metrics = METRICS + tuple(split)
+        stats = summarize(runs, metrics, by=["variant"]).set_index("variant")
         rows = []
         for v in self.variants:
             g = self.runs[self.runs["variant"] == v]
             st = stats.loc[v]
             row = {"variant": v, "replications": len(g)}
-            for m in METRICS:
+            for m in metrics:
                 row[m] = st[f"{m}.mean"]
                 if m.startswith("latency"):
                     # a quantile is known to the histogram's resolution at best: replications
@@ -242,7 +279,7 @@ def _check(scn: Scenario, names: list[str]) -> None:
     from simulator.scenario import resolve
 
     for v in names:   # every design checks the workload before any runs
-        resolve(scn.with_overrides({"architecture": v}))
+        resolve(scn.with_overrides(variant_settings(v)))
 
 
 def _jobs(scn: Scenario, names: list[str], replications: int) -> list:

@@ -28,7 +28,7 @@ SUMMARY_KEYS = (
 #: a ``workload.geography``
 LOCATION_KEYS = ("latency_p50_ms", "latency_p99_ms", "latency_p999_ms", "latency_std_ms",
                  "deliveries_recorded")
-#: keys per Region (``<key>.<region>``) of a design over several Regions
+#: keys per Region (``<key>.<region>``) of a design over several Regions, or with a geography
 REGION_KEYS = ("cost_usd_per_month", "breaches_total", "connections_peak_open")
 
 
@@ -150,7 +150,7 @@ def _geo_keys(res, g: dict) -> dict:
             out[f"latency_p999_ms.{name}"] = _ms(h.quantile(0.999))
             out[f"latency_std_ms.{name}"] = _ms(h.std)
             out[f"deliveries_recorded.{name}"] = float(h.n)
-    if len(res.usage_by_region) > 1:
+    if len(res.usage_by_region) > 1 or res.histograms_by_location:
         if not res.cost_note:
             by = res.monthly_costs.groupby("region")["cost_usd"].sum()
             for r in res.usage_by_region:

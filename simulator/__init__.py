@@ -17,6 +17,7 @@ from simulator.errors import ScenarioError
 from simulator.metrics.result import SUMMARY_KEYS, Result
 from simulator.scenario import Params, Scenario, load_scenario, resolve, scenario_from_dict
 from simulator.sweeps import summarize, sweep
+from simulator.workload.geography import geography_frame, regional_quotas
 
 __all__ = [
     "SUMMARY_KEYS",
@@ -28,9 +29,11 @@ __all__ = [
     "compare",
     "compare_sweep",
     "crossovers",
+    "geography_frame",
     "load_catalog",
     "load_scenario",
     "price",
+    "regional_quotas",
     "resolve",
     "run",
     "scenario_from_dict",

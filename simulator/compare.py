@@ -92,6 +92,8 @@ def _run_one(job) -> dict:
     br.insert(0, "variant", variant)
     return {"variant": variant, "replication": rep, "seed": seed, "summary": res.summary,
             "histogram": res.histogram, "by_location": res.histograms_by_location,
+            "costs": res.monthly_costs.groupby(["region", "service", "item"], as_index=False)[
+                "cost_usd"].sum(),
             "breaches": br, "run_seconds": time.perf_counter() - t0}
 
 
@@ -110,6 +112,9 @@ class Comparison:
         Design -> delivery-latency histogram merged over the replications.
     by_location : dict
         Design -> user location -> delivery-latency histogram (with a geography).
+    costs : DataFrame
+        ``variant, replication, region, service, item, cost_usd``: the monthly bill of each
+        run, line by line.
     scenario : Scenario
     """
 
@@ -133,6 +138,11 @@ class Comparison:
             h.merge(r["histogram"])
         from simulator.metrics.histogram import LogHistogram
 
+        frames = [r["costs"].assign(variant=r["variant"], replication=r["replication"])
+                  for r in results if "costs" in r]
+        self.costs = (pd.concat(frames, ignore_index=True) if frames else
+                      pd.DataFrame(columns=["region", "service", "item", "cost_usd", "variant",
+                                            "replication"]))
         self.by_location: dict = {}
         for r in results:
             for loc, hl in r.get("by_location", {}).items():

@@ -552,3 +552,162 @@ def delivery_rate(table: pd.DataFrame, x: str, duration_s: float, ax: Axes | Non
 
 __all__ = ["DESIGN_COLORS", "DESIGN_MARKERS", "LABELS", "breach_map", "cost_vs", "delivery_rate",
            "design_color", "design_marker", "fmt_approx", "fmt_ms", "fmt_number", "fmt_usd", "label", "latency_cdfs", "unit"]
+
+
+# ----------------------------------------------------------------------------- geography
+
+BAR_FILL, BAR_WIDTH = 0.9, 0.6   # not a catalog value (bar sizes, of their slot)
+SHADE, THIN = 0.08, 0.9          # not a catalog value (shading alpha, thin line width)
+
+
+def latency_by_location(comparison, ax: Axes | None = None, quantiles=(0.5, 0.99),
+                        title: str | None = None) -> Axes:
+    """Delivery latency to users at each location, one bar per design (grouped), the first
+    quantile solid and the second as a lighter bar behind it.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        Of a scenario with a ``workload.geography`` (its ``by_location`` histograms).
+    quantiles : pair of float
+        The quantiles shown (p50 in front, p99 behind by default).
+
+    Returns
+    -------
+    Axes
+        One group of bars per location (ordered by the first design's p50), latency in ms.
+    """
+    by = comparison.by_location
+    if not by:
+        raise ValueError("the comparison has no latency by location: give the scenario a "
+                         "workload.geography")
+    names = [v for v in comparison.variants if v in by]
+    locs = list(by[names[0]])
+    front, back = quantiles
+    order = sorted(locs, key=lambda k: by[names[0]][k].quantile(front))
+    ax = _new_ax(ax, figsize=(11, 0.55 * len(locs) * max(len(names), 2) + 1.5))
+    h = 0.8 / len(names)
+    y0 = np.arange(len(order))
+    for j, name in enumerate(names):
+        color = design_color(name, names)
+        y = y0 - 0.4 + h * (j + 0.5)
+        hi = [by[name][k].quantile(back) * 1000.0 for k in order]
+        lo = [by[name][k].quantile(front) * 1000.0 for k in order]
+        ax.barh(y, hi, height=h * BAR_FILL, color=color, alpha=0.35,
+                label=f"{name}: {_qname(back)}")
+        ax.barh(y, lo, height=h * BAR_FILL, color=color, label=f"{name}: {_qname(front)}")
+        for yy, v in zip(y, lo):
+            ax.text(v, yy, f" {fmt_ms(v)}", va="center", fontsize="x-small")
+    ax.set_yticks(y0, [k.replace("_", " ") for k in order])
+    ax.invert_yaxis()
+    ax.set_xlabel("delivery latency to users there (ms)")
+    ax.set_ylabel("user location")
+    ax.grid(True, axis="x", alpha=0.3)  # not a catalog value
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+#: cost items shown on their own in :func:`cost_breakdown` (the price of going multi-Region)
+COST_PARTS = {
+    "dynamodb.replicated_write_request_units": "DynamoDB replicated writes",
+    "data_transfer.inter_region_gb": "inter-Region transfer",
+    "eventbridge.events": "EventBridge events",
+}
+
+
+def cost_breakdown(comparison, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Monthly cost of each design stacked by service (mean over replications), with the
+    multi-Region items (:data:`COST_PARTS`) apart, and each design's total on top."""
+    costs = comparison.costs
+    _require(costs, ["variant", "replication", "service", "item", "cost_usd"])
+    part = costs["item"].map(COST_PARTS).fillna(costs["service"].str.replace("_", " "))
+    reps = costs.groupby("variant")["replication"].nunique()
+    table = (costs.assign(part=part).groupby(["variant", "part"])["cost_usd"].sum()
+             .div(reps, level="variant").unstack(fill_value=0.0))
+    names = [v for v in comparison.variants if v in table.index]
+    table = table.loc[names]
+    table = table[table.sum().sort_values(ascending=False).index]
+    ax = _new_ax(ax, figsize=(11, 4.5))
+    bottom = np.zeros(len(names))
+    cmap = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3",
+            "#8c8c8c", "#ccb974", "#64b5cd"]
+    x = np.arange(len(names))
+    for k, col in enumerate(table.columns):
+        v = table[col].to_numpy()
+        ax.bar(x, v, bottom=bottom, color=cmap[k % len(cmap)], label=col, width=BAR_WIDTH)
+        bottom += v
+    for xx, tot in zip(x, bottom):
+        ax.text(xx, tot, fmt_usd(tot), ha="center", va="bottom", fontsize="small")
+    ax.set_xticks(x, names, rotation=10)
+    ax.set_ylabel("cost (USD/month)")
+    ax.set_xlabel("design")
+    ax.set_ylim(0, bottom.max() * 1.12 if len(bottom) else 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", title="part")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def outage_timeline(res, title: str | None = None) -> Figure:
+    """A Region outage in one run: connections per Region, connection attempts refused per
+    second, and messages lost so far; the outage and the DNS failover delay shaded.
+
+    Parameters
+    ----------
+    res : Result
+        A run with a ``region_outage`` incident.
+
+    Returns
+    -------
+    Figure
+        Three panels sharing the time axis (seconds).
+    """
+    import matplotlib.pyplot as plt
+
+    scn = res.scenario
+    outs = [i for i in scn.workload.incidents if i.kind == "region_outage"]
+    if not outs:
+        raise ValueError(f"scenario {scn.name!r} has no region_outage incident")
+    ts = res.timeseries
+    fig, axes = plt.subplots(3, 1, figsize=(11, 8), sharex=True)
+    per_region = [c for c in ts.columns if c.startswith("connections_open.")]
+    cols = per_region or ["connections_open"]
+    for k, col in enumerate(cols):
+        name = col.split(".", 1)[1] if "." in col else scn.region
+        axes[0].plot(ts.index, ts[col], label=name, color=_SPARE_COLORS[k % len(_SPARE_COLORS)]
+                     if k else "tab:blue", lw=1.6)
+    axes[0].set_ylabel("connections open")
+    axes[0].legend(title="Region", loc="upper left", bbox_to_anchor=(1.01, 1),
+                   fontsize="small")
+    axes[1].plot(ts.index, ts["connections_rejected_per_s"], color="tab:red", lw=1.2)
+    axes[1].set_ylabel("attempts refused (per s)")
+    lost = ts["messages_lost"] if "messages_lost" in ts else None
+    if lost is not None:
+        axes[2].plot(ts.index, lost, color="black", lw=1.4)
+    axes[2].set_ylabel("(message, recipient) pairs\nlost (counted when a gap ends)")
+    axes[2].set_xlabel("simulated time (s)")
+    p = res.params
+    detect = (float(p["behaviour.route53_health_check_interval_s"])
+              * float(p["behaviour.route53_failure_threshold"]))
+    ttl = float(p["behaviour.dns_ttl_s"])
+    failover = len(res.usage_by_region) > 1   # one Region: there is nowhere to go
+    for inc in outs:
+        for ax in axes:
+            ax.axvspan(inc.at_s, inc.at_s + inc.duration_s, color="tab:red", alpha=SHADE)
+            if failover:
+                ax.axvline(inc.at_s + detect, color="grey", ls="--", lw=THIN)
+                ax.axvline(inc.at_s + detect + ttl, color="grey", ls=":", lw=THIN)
+            ax.grid(True, alpha=0.3)  # not a catalog value
+        axes[0].text(inc.at_s, axes[0].get_ylim()[1], f" {inc.region} down",
+                     va="top", fontsize="small", color="tab:red")
+    handles = [Patch(color="tab:red", alpha=2 * SHADE, label="Region down")]
+    if failover:
+        handles += [Line2D([], [], color="grey", ls="--", label=f"DNS notices ({detect:g} s)"),
+                    Line2D([], [], color="grey", ls=":", label=f"+ record TTL ({ttl:g} s)")]
+    axes[2].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1),
+                   fontsize="small")
+    fig.suptitle(title or f"{scn.name}: {scn.architecture}")
+    fig.tight_layout()
+    return fig

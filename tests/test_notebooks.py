@@ -26,6 +26,9 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "02_basic_vs_broadcast.ipynb": {"sizes": [10, 300], "rates": [1.0], "duration_s": 40.0,
                                     "warmup_s": 10.0, "replications": 1, "workers": 1,
                                     "cdf_size": 300, "cdf_rate": 1.0},
+    "03_multi_region.ipynb": {"clients": 1500, "duration_s": 90.0, "warmup_s": 20.0,
+                               "replications": 1, "workers": 1, "outage_clients": 600,
+                               "outage_duration_s": 600.0},
     "05_failure_modes.ipynb": {"clients": 300, "duration_s": 120.0, "warmup_s": 20.0,
                                "storm_clients": 2000, "storm_duration_s": 120.0,
                                "storm_at_s": 30.0, "replications": 1, "workers": 1},
@@ -34,7 +37,8 @@ OVERRIDES: dict[str, dict[str, object]] = {
 DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "warmup_s": 10.0}
 
 # At least this many figures, by notebook file name (default 1).
-MIN_FIGURES: dict[str, int] = {"01_quickstart.ipynb": 2, "02_basic_vs_broadcast.ipynb": 4}
+MIN_FIGURES: dict[str, int] = {"01_quickstart.ipynb": 2, "02_basic_vs_broadcast.ipynb": 4,
+                               "03_multi_region.ipynb": 4}
 
 RENDER_FIGURES = """\
 import io as _io

@@ -120,9 +120,15 @@ class Draws:
         )
 
 
-def common_probes(rec, reg, regions: dict) -> None:
+def common_probes(rec, reg, regions: dict, design=None) -> None:
     """The time series every design records (connections, Lambda, DynamoDB, API Gateway
-    where the design has them; rates of the counters)."""
+    where the design has them; rates of the counters; with ``design``, the (message,
+    recipient) pairs lost so far and the connections open per Region of several)."""
+    if design is not None:
+        rec.probe("messages_lost", lambda t: design.integrity.lost)
+        lv = design.conns.connected_r
+        for rix, name in enumerate(design.region_names if lv is not None else ()):
+            rec.probe(f"connections_open.{name}", lambda t, r=rix: lv[r].value)
     rec.probe("connections_open", lambda t: reg.n_open)
     rec.probe("connections_half_open", lambda t: reg.n_half)
     rec.probe("zombie_rows", lambda t: reg.n_zombie + reg.n_closing)
@@ -131,9 +137,12 @@ def common_probes(rec, reg, regions: dict) -> None:
     stacks = list(regions.values())
     lams = [r.lam for r in stacks if r.lam is not None]
     rec.probe("lambda_concurrency", lambda t: sum(lam.busy for lam in lams))
-    for lam in lams:
-        for f in lam.functions:
-            rec.probe(f"lambda_concurrency_{f.name}", lambda t, f=f: f.busy)
+    for r in stacks:
+        if r.lam is None:
+            continue
+        sfx = f".{r.region}" if len(stacks) > 1 else ""
+        for f in r.lam.functions:
+            rec.probe(f"lambda_concurrency_{f.name}{sfx}", lambda t, f=f: f.busy)
     rec.probe("lambda_concurrency_limit", lambda t: sum(lam.account_limit for lam in lams))
     rec.probe("lambda_environments",
               lambda t: sum(f.environments(t) for lam in lams for f in lam.functions))

@@ -164,7 +164,7 @@ class BasicArchitecture(Design):
             r.table.tick(now, step)
 
     def probes(self, rec) -> None:
-        common_probes(rec, self.reg, self.regions)
+        common_probes(rec, self.reg, self.regions, self)
         self.delivery.probes(rec)
 
     # -- publishes --------------------------------------------------------------------------------

@@ -100,13 +100,7 @@ class MultiRegionArchitecture(Design):
             r.table.tick(now, step)
 
     def probes(self, rec) -> None:
-        common_probes(rec, self.reg, self.regions)
-        conns = self.conns
-        for rix, name in enumerate(self.region_names):
-            if conns.connected_r is not None:
-                rec.probe(f"connections_open.{name}",
-                          lambda t, r=rix: conns.connected_r[r].value)
-        rec.probe("messages_lost", lambda t: self.integrity.lost)
+        common_probes(rec, self.reg, self.regions, self)
 
     def _publish_arrive(self, ev) -> None:
         """A message reaches the sender's Region."""

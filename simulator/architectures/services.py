@@ -225,7 +225,7 @@ class ServiceArchitecture(Design):
         self.broadcast.tick(now, step)
 
     def probes(self, rec) -> None:
-        common_probes(rec, self.reg, self.regions)
+        common_probes(rec, self.reg, self.regions, self)
         rec.rate_probe("service_operations_per_s", "service.operations")
         rec.rate_probe("service_deliveries_refused_per_s", "service.deliveries_refused")
 

@@ -123,3 +123,82 @@ def _half(dist):
     from simulator.architectures.base import half
 
     return half(dist)
+
+
+def geography_frame(scn, regions: list[str] | None = None):
+    """Where the users of ``scn`` are and how far each location is from each Region.
+
+    Parameters
+    ----------
+    scn : Scenario
+        With a ``workload.geography``.
+    regions : list of str, optional
+        Regions to measure against (default: the ``multi_region`` Regions, else ``region``).
+
+    Returns
+    -------
+    DataFrame
+        One row per location: ``share``, ``anchor`` (its nearest AWS Region),
+        ``last_mile_p50_ms`` and ``last_mile_p90_ms`` (round trip to the anchor),
+        ``confidence``, and ``one_way_p50_ms.<region>`` (half the last mile's median plus half
+        the anchor's round trip to that Region), ``nearest`` (the Region latency routing picks).
+    """
+    import pandas as pd
+
+    from simulator.errors import ScenarioError
+    from simulator.rng import Streams
+    from simulator.scenario import resolve
+
+    geo = scn.workload.geography
+    if geo is None:
+        raise ScenarioError("workload.geography", None, "the scenario says nothing about where "
+                            "its users are")
+    params = resolve(scn)
+    regions = list(regions or scn.multi_region.regions or [scn.region])
+    g = Geography(geo, params, params.catalog.inter_region_rtt_ms, regions, Streams(0), 1)
+    rows = []
+    for k, name in enumerate(g.names):
+        d = g.last_mile[k]
+        row = {"location": name, "share": float(g.share[k]), "anchor": g.anchor[k],
+               "last_mile_p50_ms": 1000.0 * _quantile(d, 0.5),
+               "last_mile_p90_ms": 1000.0 * _quantile(d, 0.9),   # not a catalog value
+               "confidence": params.catalog.facts[f"geography.{name}"].confidence}
+        for j, r in enumerate(regions):
+            row[f"one_way_p50_ms.{r}"] = 1000.0 * (_quantile(d, 0.5) / 2 + g.offset[k, j])
+        row["nearest"] = regions[g.order[k][0]]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("location")
+
+
+def _quantile(dist, q: float) -> float:
+    """A quantile of a last-mile distribution (exact for log-normal and fixed ones)."""
+    from statistics import NormalDist
+
+    from simulator.primitives.distributions import Fixed, LogNormal
+
+    if isinstance(dist, LogNormal):
+        return dist.median * float(np.exp(dist.sigma * NormalDist().inv_cdf(q)))
+    if isinstance(dist, Fixed):
+        return dist.value
+    x = np.sort(dist.sample(np.random.default_rng(0), 20_000))   # not a catalog value
+    return float(x[int(q * (x.size - 1))])
+
+
+def regional_quotas(scn, keys: list[str], regions: list[str] | None = None):
+    """The value of each quota ``keys`` in each Region (presets and scenario settings
+    applied), and their sum: the headroom several Regions give.
+
+    Returns
+    -------
+    DataFrame
+        Rows: quota keys; columns: the Regions, then ``all Regions``.
+    """
+    import pandas as pd
+
+    from simulator.scenario import resolve
+
+    regions = list(regions or scn.multi_region.regions or [scn.region])
+    data = {r: [resolve(scn.with_overrides({"region": r}))[k] for k in keys] for r in regions}
+    df = pd.DataFrame(data, index=keys)
+    df["all Regions"] = df.sum(axis=1)
+    return df

@@ -559,6 +559,7 @@ class MultiRegionConfig(Model):
     clients do when their Region comes back after an outage."""
 
     regions: Annotated[list[str], Field(min_length=1)] | None = None   # default: [region]
+    path: Literal["basic", "sns", "sqs"] = "basic"   # each Region's delivery path
     cross_region: Literal["eventbridge", "replication"] = "eventbridge"
     failback: Literal["reconnect", "stay"] = "reconnect"
     message_item_overhead_bytes: NonNegInt = 100   # a message item's keys and attributes

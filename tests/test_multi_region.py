@@ -217,3 +217,21 @@ def test_nearby_regions_cut_the_latency_of_far_users():
     # the Regions' quotas add up: three API Gateways, three throttles, three Lambda pools
     assert set(k.split(".", 1)[1] for k in three if k.startswith("cost_usd_per_month.")) == {
         "us-east-1", "eu-central-1", "ap-southeast-1"}
+
+
+@pytest.mark.parametrize("path", ["sns", "sqs"])
+def test_each_region_can_run_a_fan_out_tier(path):
+    """The fan-out tier designs per Region: messages reach the other Regions' members, and
+    deliveries and publishes are conserved across Regions."""
+    res = sim.run(small("global-live-event", architecture="multi_region", **WORLD3,
+                        **{"multi_region.path": path,
+                           "workload.geography.locations": THREE_LOCATIONS}))
+    s, c = res.summary, res.counters
+    assert c["cross_region.sent"] == s["messages_published"] * 2
+    assert c[f"{path}.requests"] > 0
+    assert s["deliveries_attempted"] == (s["deliveries_succeeded"] + s["deliveries_failed"]
+                                         + s["deliveries_stale"] + s["deliveries_in_flight"])
+    assert s["publishes_attempted"] == (s["messages_published"] + s["publishes_rejected"]
+                                        + s["publishes_in_flight"])
+    for loc in THREE_LOCATIONS:
+        assert s[f"deliveries_recorded.{loc}"] > 0

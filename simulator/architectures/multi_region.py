@@ -5,9 +5,10 @@ channel's members connected to the other Regions.
 * **Routing** (:mod:`.routing`): a client connects to the nearest Region that DNS answers
   (Route 53 latency records with health checks); outages move clients to the next Region and,
   with ``failback: reconnect``, back home afterwards.
-* **Each Region** runs the basic design's parts (:class:`~.basic.BasicArchitecture` for one
-  Region of this design): its own API Gateway (quotas per Region), Lambda service (concurrency
-  per Region), replica of the table, fan-out; its own prices.
+* **Each Region** runs the parts of the basic design, or of a fan-out tier design
+  (``multi_region.path``: ``basic``, ``sns`` or ``sqs``; one :class:`~.basic.BasicArchitecture`
+  per Region of this design): its own API Gateway (quotas per Region), Lambda service
+  (concurrency per Region), replica of the table, delivery path; its own prices.
 * **Cross-Region** (``multi_region.cross_region``), after the publishing Region has read the
   channel's rows:
 
@@ -55,17 +56,27 @@ class MultiRegionArchitecture(Design):
 
     name = "multi_region"
 
+    @classmethod
+    def check(cls, scn, params) -> list:
+        from simulator.architectures import registry
+
+        check = getattr(registry.get(scn.multi_region.path), "check", None)
+        return check(scn, params) if check is not None else []
+
     def __init__(self, env, scn, params, streams, recorder):
         from simulator.scenario import Params
 
+        from simulator.architectures import registry
+
         names = list(scn.multi_region.regions or [scn.region])
         super().__init__(env, scn, params, streams, recorder, regions=names)
+        path = registry.get(scn.multi_region.path)   # each Region's design
         self.n = len(names)
         self.hosts: list[BasicArchitecture] = []
         for rix, r in enumerate(names):
             p = params if r == scn.region else Params(scn.model_copy(update={"region": r}),
                                                       params.catalog)
-            h = BasicArchitecture(env, scn, p, streams, recorder, host=self, rix=rix)
+            h = path(env, scn, p, streams, recorder, host=self, rix=rix)
             if self.n > 1:
                 h.cross = self._cross
             self.hosts.append(h)

@@ -219,7 +219,7 @@ class SnsFanout(_WorkerTier):
         x = ev._value
         host = self.host
         if x.nbytes > self.max_bytes:
-            host.pub_rejected("sns_message_size")
+            host.pub_rejected("sns_message_size", x)
             self.rec.breaches.add(now, "sns.max_message_bytes", "sns:Publish", self.region)
             self.f.finish(x.start, now)
             return
@@ -230,7 +230,7 @@ class SnsFanout(_WorkerTier):
                 x.attempt += 1
                 host.at(host.backoff(x.attempt - 2), self._publish, x)
                 return
-            host.pub_rejected("sns_throttle")
+            host.pub_rejected("sns_throttle", x)
             self.f.finish(x.start, now)
             return
         c = self.c

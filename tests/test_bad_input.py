@@ -197,3 +197,40 @@ def test_scenario_naming_an_unknown_variant_is_refused():
     msg = expect_error(path=ROOT / "data/scenarios/chat-compare.yaml",
                        overrides={"variants": ["basic", "broadcastr"]})
     assert "variants[1] = 'broadcastr'" in msg
+
+
+# -- geography and several Regions --------------------------------------------------------------
+@pytest.mark.parametrize("argv, needle", [
+    (["--variants", "multi_region@us-east-1+mars-1"],
+     "multi_region.regions[1] = 'mars-1': needs latency data and a price book"),
+    (["--variants", "basic@us-east-1+eu-central-1"],
+     "'basic' runs in one Region; only multi_region takes several"),
+    (["--variants", "multi_region@"], "name the Regions after '@'"),
+    (["--set", "workload.geography.locations={europe: 0.5, atlantis: 0.5}"],
+     "workload.geography.locations.atlantis = 'atlantis': unknown location"),
+    (["--set", "workload.geography.locations={europe: 0.5, india: 0.4}"],
+     "shares must sum to 1 (they sum to 0.9)"),
+    (["--set", "workload.geography.locations={europe: 1.0}",
+      "--set", "workload.geography.rtt_s={oceania: {kind: fixed, value: 0.03}}"],
+     "rtt_s.oceania = 'oceania': is not one of the locations"),
+    (["--set", "multi_region.regions=[us-east-1, us-east-1]"], "must not repeat a Region"),
+    (["--set", "multi_region.cross_region=carrier_pigeon"], "multi_region.cross_region"),
+    (["--set", "workload.incidents=[{kind: region_outage, region: eu-west-1, at_s: 10, "
+              "duration_s: 60}]"],
+     "workload.incidents.0.region = 'eu-west-1': is not a Region of this design"),
+])
+def test_compare_cli_refuses_bad_geography_and_regions(argv, needle, capsys):
+    code = main(["compare", str(ROOT / "data/scenarios/global-chat.yaml"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert needle in err, err
+    assert "Traceback" not in err
+
+
+def test_multi_region_needs_to_know_where_users_are(capsys):
+    code = main(["compare", str(ROOT / "data/scenarios/chat-compare.yaml"), "--variants",
+                 "basic,multi_region"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "workload.geography = None: the multi_region design needs to know where the users" \
+        in err, err

@@ -1,12 +1,15 @@
 """Print (and save) the figures the README quotes, at full size: the design comparisons,
 and the basic design's livestream at 20,000 and 200 viewers.
 
-    .venv/bin/python scripts/readme_figures.py [--replications 3] [--workers 2] [--only livestream]
+    .venv/bin/python scripts/readme_figures.py [--replications 3] [--workers 2]
+                                               [--only livestream|multi_region]
 
 Runs ``sim.compare`` on ``data/scenarios/livestream-compare.yaml`` (20,000 viewers of one
 channel, 2 messages/s) and ``data/scenarios/chat-compare.yaml`` (100,000 chat users), prints
 a Markdown table per scenario, and writes the rows to ``benchmarks/results/compare.json``;
 ``tests/test_readme.py`` checks that the README quotes these rows. About 15 minutes on 2 cores.
+``--only multi_region`` recomputes the multi-Region figures alone (``global-chat`` from one,
+two and three Regions, by user location; ``global-live-event``'s outage): about 5 minutes.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ sys.path.insert(0, str(ROOT))
 import simulator as sim  # noqa: E402
 
 SCENARIOS = ("livestream-compare", "chat-compare")
+#: one, two and three Regions for the worldwide chat
+REGION_SETS = ("basic", "multi_region@us-east-1+eu-central-1",
+               "multi_region@us-east-1+eu-central-1+ap-southeast-1")
 OUT = ROOT / "benchmarks" / "results" / "compare.json"
 
 
@@ -58,6 +64,48 @@ def livestream_figures() -> dict:
     return out
 
 
+def multi_region_figures(replications: int, workers: int) -> dict:
+    """``global-chat`` from one, two and three Regions: latency by user location (p50 / p99)
+    and cost per month; ``global-live-event``'s outage with one Region and with three."""
+    scn = sim.load_scenario(ROOT / "data" / "scenarios" / "global-chat.yaml")
+    t0 = time.perf_counter()
+    cmp = sim.compare(scn, list(REGION_SETS), replications=replications, workers=workers)
+    t = cmp.table.set_index("variant")
+    locs = list(scn.workload.geography.locations)
+    chat = {"replications": replications, "wall_seconds": round(time.perf_counter() - t0, 1),
+            "variants": list(REGION_SETS),
+            "overall": {v: {"p50": fmt_ms(t.at[v, "latency_p50_ms"]),
+                            "p99": fmt_ms(t.at[v, "latency_p99_ms"]),
+                            "cost": f"${t.at[v, 'cost_usd_per_month']:,.0f}"}
+                        for v in REGION_SETS},
+            "by_location": {loc: {v: f"{fmt_ms(t.at[v, f'latency_p50_ms.{loc}'])} / "
+                                     f"{fmt_ms(t.at[v, f'latency_p99_ms.{loc}'])}"
+                                  for v in REGION_SETS} for loc in locs}}
+    live = sim.load_scenario(ROOT / "data" / "scenarios" / "global-live-event.yaml")
+    inc = next(i for i in live.workload.incidents if i.kind == "region_outage")
+    outage = {}
+    for v in ("basic", "multi_region"):
+        res = sim.run(live.with_overrides({"architecture": v}))
+        s = res.summary
+        ts = res.timeseries.loc[inc.at_s + 1:inc.at_s + inc.duration_s]   # samples after the failure
+        during = ts["messages_published_per_s"].sum()
+        outage[v] = {
+            "regions": len(res.usage_by_region),
+            "dropped": f"{s['storm_dropped']:,.0f}",
+            "refused": f"{s['connections_rejected']:,.0f}",
+            "refused_by_failed_region": f"{s.get('connections_rejected_region_down', 0):,.0f}",
+            "back_after": f"{s['storm_duration_s']:,.0f} s" if s["storm_duration_s"] else "-",
+            "gave_up": f"{s['storm_gave_up']:,.0f}",
+            "published": f"{s['messages_published']:,.0f}",
+            "lost": f"{s['messages_lost']:,.0f}",
+            "lost_share": f"{100.0 * s['messages_lost'] / s['messages_intended']:.1f}%",
+            "published_during": f"{during:,.0f}",
+            "lowest_connected": f"{ts['connections_open'].min():,.0f}",
+            "failback": f"{s.get('failback_dropped', 0):,.0f}",
+        }
+    return {"global-chat": chat, "global-live-event": outage}
+
+
 def fmt_ms(ms: float) -> str:
     return f"{ms / 1000:,.1f} s" if ms >= 1000 else f"{ms:,.0f} ms"
 
@@ -66,12 +114,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", choices=["livestream"], default=None,
-                    help="recompute only the livestream-basic figures (keep the comparisons)")
+    ap.add_argument("--only", choices=["livestream", "multi_region"], default=None,
+                    help="recompute only these figures (keep the others)")
     args = ap.parse_args()
     out = json.loads(OUT.read_text()) if OUT.exists() else {}
-    out["livestream-basic"] = live = livestream_figures()
-    print("livestream-basic:", json.dumps(live))
+    if args.only in (None, "multi_region"):
+        out["multi_region"] = mr = multi_region_figures(args.replications, args.workers)
+        print("multi_region:", json.dumps(mr, indent=1))
+    if args.only in (None, "livestream"):
+        out["livestream-basic"] = live = livestream_figures()
+        print("livestream-basic:", json.dumps(live))
     for name in SCENARIOS if args.only is None else ():
         scn = sim.load_scenario(ROOT / "data" / "scenarios" / f"{name}.yaml")
         t0 = time.perf_counter()

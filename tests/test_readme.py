@@ -16,7 +16,7 @@ def _row(f: dict) -> str:
 
 def test_readme_quotes_every_design_comparison_row():
     for name, run in FIGURES.items():
-        if name == "livestream-basic":
+        if name in ("livestream-basic", "multi_region"):
             continue
         assert len(run["figures"]) == 5, name
         for f in run["figures"]:
@@ -38,7 +38,7 @@ def test_the_saved_rows_are_the_comparison_rows():
     from readme_figures import row_figures
 
     for name, run in FIGURES.items():
-        if name != "livestream-basic":
+        if name not in ("livestream-basic", "multi_region"):
             assert [row_figures(r) for r in run["rows"]] == run["figures"]
 
 
@@ -54,3 +54,29 @@ def test_readme_summary_row_quotes_the_livestream_comparison():
                  f"AppSync Events p50 {f['appsync']['p50']}, p99 {f['appsync']['p99']}, none lost, "
                  f"{f['appsync']['cost']}/month"):
         assert text in README, text
+
+
+def test_readme_quotes_latency_by_location_for_one_two_and_three_regions():
+    chat = FIGURES["multi_region"]["global-chat"]
+    for loc, cells in chat["by_location"].items():
+        row = f"| {loc.replace('_', ' ')} | " + " | ".join(cells[v] for v in chat["variants"]) + " |"
+        assert row in README, row
+    row = "| all users | " + " | ".join(
+        f"{chat['overall'][v]['p50']} / {chat['overall'][v]['p99']}" for v in chat["variants"]) + " |"
+    assert row in README, row
+    row = "| cost / month | " + " | ".join(chat["overall"][v]["cost"]
+                                          for v in chat["variants"]) + " |"
+    assert row in README, row
+
+
+def test_readme_quotes_the_outage():
+    o = FIGURES["multi_region"]["global-live-event"]
+    for key, label in (("dropped", "connections dropped"), ("refused", "attempts refused"),
+                       ("back_after", "until the last was back"),
+                       ("gave_up", "gave up (or their session ended)"),
+                       ("lowest_connected", "viewers connected, at the lowest"),
+                       ("published_during", "messages published while us-east-1 was down"),
+                       ("published", "messages published"),
+                       ("lost", "(message, recipient) pairs lost")):
+        row = f"| {label} | {o['basic'][key]} | {o['multi_region'][key]} |"
+        assert row in README, row

@@ -108,6 +108,7 @@ class BasicArchitecture(Design):
             self.edge.connected_now = lambda: self.conns.connected_r[rix].value
         if host is None:
             self.conns.attach(RegionalEdges([self.edge], self.router, self.conns))
+        self.router.on_fail.append(self._region_failed)
         self.delivery = self.delivery_cls(self)
         self.regions = {self.region: RegionStack(self.region, self.apigw, self.lam, self.table,
                                                  self.delivery)}
@@ -146,6 +147,12 @@ class BasicArchitecture(Design):
             f.by_location(self.geo, self.rix, list(self.loc_hists.values()), self.reg,
                           self.region_hists[self.region])
         return f
+
+    def _region_failed(self, r: int) -> None:
+        """Region ``r`` failed: if it is this one, its throttled fan-outs stop posting."""
+        if r == self.rix:
+            for engine in self.apigw.throttle.engines:
+                engine.abort(self.env.now)
 
     # -- scheduling helpers --------------------------------------------------------------------
     def at(self, delay: float, fn, value) -> None:

@@ -551,6 +551,12 @@ class Fanout:
                 self.on_done(ctx, res)
             self._active = keep
 
+    def abort(self, now: float) -> None:
+        """The Region fails: every throttled fan-out still running ends at the next tick, its
+        undecided posts failed (a fan-out computed at once has already been decided)."""
+        if self._active:
+            self.deadline[np.asarray(self._active)] = now
+
     def partial(self):
         """(ctx, counts decided so far) of each throttled fan-out still running; the counts
         are moved out, so what remains is in flight."""

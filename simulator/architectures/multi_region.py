@@ -64,9 +64,8 @@ class MultiRegionArchitecture(Design):
         return check(scn, params) if check is not None else []
 
     def __init__(self, env, scn, params, streams, recorder):
-        from simulator.scenario import Params
-
         from simulator.architectures import registry
+        from simulator.scenario import Params
 
         names = list(scn.multi_region.regions or [scn.region])
         super().__init__(env, scn, params, streams, recorder, regions=names)

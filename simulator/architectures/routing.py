@@ -63,6 +63,8 @@ class Router:
         self.windows: list[list[list[float]]] = [[] for _ in range(self.n)]
         self.conns = None
         self.failbacks: list[dict] = []
+        #: called with the Region index when a Region fails (its parts stop their work)
+        self.on_fail: list = []
 
     def attach(self, conns) -> None:
         self.conns = conns
@@ -122,6 +124,8 @@ class Router:
         half-open connections are gone; their rows stay in the table (no ``$disconnect``)."""
         now = self.env.now
         self.up[r] = False
+        for f in self.on_fail:
+            f(r)
         conns = self.conns
         reg = conns.reg
         slots = reg.connected_slots()

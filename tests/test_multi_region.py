@@ -235,3 +235,22 @@ def test_each_region_can_run_a_fan_out_tier(path):
                                         + s["publishes_in_flight"])
     for loc in THREE_LOCATIONS:
         assert s[f"deliveries_recorded.{loc}"] > 0
+
+
+def test_eventbridge_quota_refuses_events_and_their_members_lose_the_message():
+    """PutEvents at 1 per second per Region: most cross-Region parts are refused (not billed),
+    breaches are logged in the receiving Regions, and their members' pairs are lost."""
+    res = sim.run(small("global-live-event", architecture="multi_region", **WORLD3,
+                        **{"workload.geography.locations": THREE_LOCATIONS,
+                           "workload.publish.total_rate_per_s": 5.0,
+                           "aws.eventbridge.put_events_per_s": 1.0}))
+    c, s = res.counters, res.summary
+    billed = sum(r.get("eventbridge.events", 0.0) for r in res.usage_by_region.values())
+    assert c["eventbridge.throttled"] > 0
+    assert billed + c["eventbridge.throttled"] == s["messages_published"] * 2
+    assert set(res.breaches.loc[res.breaches["quota"] == "eventbridge.put_events_per_s",
+                                "region"]) == {"us-east-1", "eu-central-1", "ap-northeast-1"}
+    assert s["messages_lost"] > 0
+    assert s["messages_intended"] == (s["messages_delivered"] + s["messages_lost"]
+                                      + s["messages_pending"] + s["messages_recovered"]
+                                      - s["messages_duplicated"])

@@ -135,14 +135,14 @@ class MultiRegionArchitecture(Design):
             if self.strategy == "eventbridge":
                 if reg.live[key] + reg.half[key] + reg.gone[key] == 0:
                     continue
-                hb.c["eventbridge.events"] += 1
-                origin.c["cross_region.bytes"] += x.nbytes
-                if not self.put_events[b].try_take(clock):
+                if not self.put_events[b].try_take(clock):   # refused: not billed
                     hb.c["eventbridge.throttled"] += 1
                     self.rec.breaches.add(clock, "eventbridge.put_events_per_s",
                                           "eventbridge:PutEvents", hb.region)
                     self._part_failed(hb, key, "eventbridge_throttle")
                     continue
+                hb.c["eventbridge.events"] += 1
+                origin.c["cross_region.bytes"] += x.nbytes
                 delay = self.d_events() + self.rtt[a, b] / 2
             else:
                 delay = self.rtt[a, b] / 2 + self.d_repl() + self.d_stream()

@@ -77,22 +77,25 @@ def _print_costs(res) -> None:
         return
     scn = res.scenario
     month = res.monthly_costs
-    print(f"\ncosts in {scn.region} ({'with' if scn.billing.free_tier else 'no'} free tier): "
+    where = ", ".join(res.usage_by_region)
+    print(f"\ncosts in {where} ({'with' if scn.billing.free_tier else 'no'} free tier): "
           f"simulated window ${res.costs['cost_usd'].sum():,.2f}, "
           f"per month ${month['cost_usd'].sum():,.2f}")
     print(f"  monthly projection: {res.cost_projection}")
     by_service = month.groupby("service", sort=False)["cost_usd"].sum()
     for svc, usd in by_service.items():
         print(f"  {svc:<14} ${usd:>14,.2f} / month")
+        several = len(res.usage_by_region) > 1
         for _, r in month[month["service"] == svc].iterrows():
             if r["quantity"] <= 0:
                 continue
             flag = "" if r["basis"] == "published" else f"  [{r['basis']}]"
-            print(f"      {r['item']:<34} {r['quantity']:>18,.1f} x ${r['unit_price_usd']:.10g}"
+            item = f"{r['item']} ({r['region']})" if several else r["item"]
+            print(f"      {item:<34} {r['quantity']:>18,.1f} x ${r['unit_price_usd']:.10g}"
                   f" ({r['tier']}) = ${r['cost_usd']:,.2f}{flag}")
     est = res.summary.get("cost_estimated_items")
     if est:
-        print(f"  estimated (no published {scn.region} price in the catalog): {est}")
+        print(f"  estimated (no published {where} price in the catalog): {est}")
 
 
 def _int_flag(name: str, text: str) -> int:

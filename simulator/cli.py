@@ -3,7 +3,11 @@
 * ``python -m simulator run SCENARIO [--set key=value ...] [--json]``;
 * ``python -m simulator compare SCENARIO [--variants basic,sns,...] [--set key=value ...]
   [--replications R] [--workers N] [--json]``;
-* ``python -m simulator validate SCENARIO [--set key=value ...]``.
+* ``python -m simulator validate SCENARIO [--set key=value ...]``;
+* ``python -m simulator list`` (bundled scenarios, designs, Regions with data).
+
+``run``, ``compare`` and ``validate`` take ``--seed N`` and ``--duration S`` as shortcuts for
+``--set seed=N`` and ``--set duration_s=S``.
 
 Bad input (a scenario file, a ``--set``) prints one message naming the field, the value and
 the rule, and exits with status 2; never a traceback.
@@ -29,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print exactly the summary as JSON")
     c = sub.add_parser("compare", help="run designs on the same workload and compare them")
     c.add_argument("scenario")
+    sub.add_parser("list", help="list the bundled scenarios, the designs and the Regions")
     c.add_argument("--variants", default=None, metavar="A,B,...",
                    help="designs to compare (default: the scenario's variants), e.g. "
                         "basic,sns,sqs,appsync,managed")
@@ -40,7 +45,68 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario and print its resolved parameters")
     v.add_argument("scenario")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    for q in (r, c, v):
+        q.add_argument("--seed", default=None, metavar="N", help="shortcut for --set seed=N")
+        q.add_argument("--duration", default=None, metavar="S",
+                       help="shortcut for --set duration_s=S (simulated seconds)")
     return p
+
+
+def _list() -> None:
+    """The bundled scenarios (with their descriptions), the designs and the Regions."""
+    import textwrap
+
+    from simulator.architectures import registry
+    from simulator.catalog import load_catalog
+    from simulator.costs import price_book
+
+    cat = load_catalog()
+    print("scenarios (data/scenarios/; run them by name):")
+    for path in sorted((cat.data_dir / "scenarios").glob("*.yaml")):
+        import yaml
+
+        doc = yaml.safe_load(path.read_text()) or {}
+        desc = " ".join(str(doc.get("description", "")).split())
+        print(f"  {path.stem:<20} " + textwrap.shorten(desc, 96, placeholder=" ..."))
+    print("\ndesigns (--variants; a name may carry its Regions: basic@eu-central-1, "
+          "multi_region@us-east-1+eu-central-1):")
+    print("  " + ", ".join(registry.names()))
+    priced = set(price_book().regions)
+    print("\nRegions with latency data (CloudPing); * also priced (data/pricing/):")
+    print(textwrap.fill(", ".join(r + ("*" if r in priced else "") for r in cat.regions),
+                        96, initial_indent="  ", subsequent_indent="  "))
+    locs = sorted(k.split(".", 1)[1] for k in cat.facts if k.startswith("geography."))
+    print("\nuser locations (workload.geography.locations):")
+    print("  " + ", ".join(locs))
+
+
+def _short(x, n: int) -> str:
+    t = " ".join(str(x).split())
+    return t if len(t) <= n else t[: n - 3] + "..."
+
+
+def _print_params(df) -> None:
+    """One line per resolved number: key, value and unit, origin, confidence and date, source."""
+    w = max(len(k) for k in df["key"])
+    print(f"  {'key':<{w}}  {'value [unit]':<44}  {'origin':<22}  {'confidence, as of':<22}  source")
+    for _, r in df.iterrows():
+        unit = _short(r["unit"], 28)
+        v = r["value"]
+        val = _short("none" if v is None or (isinstance(v, float) and v != v) else v,
+                     44 - len(unit) - 3 if unit else 44)
+        vu = f"{val} [{unit}]" if unit else val
+        conf = f"{r['confidence']}, {r['as_of']}" if r["confidence"] else ""
+        print(f"  {r['key']:<{w}}  {vu:<44}  {_short(r['origin'], 22):<22}  {conf:<22}  "
+              f"{_short(r['source'], 80)}")
+
+
+def _shortcuts(args) -> list[str]:
+    sets = list(args.sets)
+    if args.seed is not None:
+        sets.append(f"seed={args.seed}")
+    if args.duration is not None:
+        sets.append(f"duration_s={args.duration}")
+    return sets
 
 
 def _fmt(v) -> str:
@@ -189,12 +255,23 @@ def _print_comparison(cmp) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:   # the output was piped into head, less, ...: not an error
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import simulator as sim
     from simulator.scenario import parse_set
 
+    if args.cmd == "list":
+        _list()
+        return 0
     try:
-        overrides = parse_set(args.sets)
+        overrides = parse_set(_shortcuts(args))
         scn = sim.load_scenario(args.scenario, overrides=overrides)
         if args.cmd == "compare":
             cmp = sim.compare(scn, args.variants,
@@ -211,8 +288,9 @@ def main(argv: list[str] | None = None) -> int:
             from simulator.scenario import Params
 
             df = Params(scn, load_catalog()).frame()
-            print(f"scenario {scn.name!r} is valid")
-            print(df[["key", "value", "origin", "confidence"]].to_string(index=False))
+            print(f"scenario {scn.name!r} is valid; every number a run uses, with its origin "
+                  "(scenario, preset or catalog) and source:")
+            _print_params(df)
             return 0
         res = sim.run(scn)
     except ScenarioError as e:

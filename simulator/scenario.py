@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      model_validator)
 
 from simulator.catalog import Catalog, load_catalog
 from simulator.errors import FieldRule, ScenarioError, ScenarioErrors
@@ -84,9 +85,32 @@ class ParetoDist(Model):
     scale: PosFloat
 
 
+#: the forms a distribution field accepts (quoted in errors)
+DIST_FORMS = ("a number (a fixed value), or {kind: fixed, value}, {kind: exponential, mean}, "
+              "{kind: lognormal, median, sigma | p99}, {kind: uniform, low, high}, "
+              "{kind: pareto, shape, scale}")
+
+
+def _bare_number(v):
+    """A bare number for a distribution means that fixed value; anything but a mapping is
+    refused with the accepted forms."""
+    if isinstance(v, bool):
+        raise ValueError(f"must be {DIST_FORMS}")
+    if isinstance(v, (int, float)):
+        return {"kind": "fixed", "value": v}
+    if isinstance(v, BaseModel):
+        return v
+    if not isinstance(v, dict):
+        raise ValueError(f"must be {DIST_FORMS}")
+    if "kind" not in v:
+        raise ValueError(f"needs a 'kind': {DIST_FORMS}")
+    return v
+
+
 Dist = Annotated[
-    FixedDist | ExponentialDist | LogNormalDist | UniformDist | ParetoDist,
-    Field(discriminator="kind"),
+    Annotated[FixedDist | ExponentialDist | LogNormalDist | UniformDist | ParetoDist,
+              Field(discriminator="kind")],
+    BeforeValidator(_bare_number),
 ]
 
 
@@ -799,10 +823,14 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None,
     """
     catalog = load_catalog(data_dir)
     p = Path(path)
-    if not p.exists() and not p.suffix:
-        cand = catalog.data_dir / "scenarios" / f"{p.name}.yaml"
+    if not p.exists() and len(p.parts) == 1 and p.suffix in ("", ".yaml", ".yml"):
+        cand = catalog.data_dir / "scenarios" / (p.name if p.suffix else f"{p.name}.yaml")
         if cand.exists():
             p = cand
+        else:
+            known = sorted(q.stem for q in (catalog.data_dir / "scenarios").glob("*.yaml"))
+            raise ScenarioError("scenario", str(path), "no such file here or in data/scenarios/; "
+                                "bundled scenarios: " + ", ".join(known))
     scn = _validate_with_overrides(read_scenario_file(p), overrides, str(path))
     check_against_catalog(scn, catalog)
     return scn
@@ -1048,12 +1076,18 @@ class Params:
         for fname, f in scn.aws.lambda_.functions:
             if f is None:
                 continue
+            fields = type(f).model_fields
             for field, v in f.model_dump().items():
                 if v is not None:
                     key = f"lambda.functions.{fname}.{field}"
                     self._values[key] = v
-                    self._origin[key] = ("scenario",
-                                         f"aws.lambda.functions.{fname}.{field} in scenario {scn.name!r}")
+                    default = fields[field].default if field in fields else None
+                    if isinstance(default, BaseModel):
+                        default = default.model_dump()
+                    self._origin[key] = (
+                        ("default", f"aws.lambda.functions.{fname}.{field}: the schema's default")
+                        if v == default else
+                        ("scenario", f"aws.lambda.functions.{fname}.{field} in scenario {scn.name!r}"))
 
     def __getitem__(self, key: str) -> Any:
         v = self._values[key]

@@ -129,7 +129,7 @@ def test_api_rejects_non_scenarios():
 
 @SETTINGS
 @given(kv=st.sampled_from(["workload.clients=-5", "region=mars-1", "duration_s=abc",
-                           "nope=1", "workload.publish.payload_bytes=12", "novalue"]))
+                           "nope=1", "workload.publish.payload_bytes=twelve", "novalue"]))
 def test_cli_exit_status_2(capsys, kv):
     code = main(["run", "data/scenarios/chat-basic.yaml", "--set", kv])
     err = capsys.readouterr().err

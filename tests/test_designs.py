@@ -81,7 +81,7 @@ def one_message(design: str, n: int, **extra):
     if design in ("appsync", "managed"):
         Call(env, T_PUB + ONEWAY, arch.broadcast.arrive, (T_PUB, 300.0))
     else:
-        Call(env, T_PUB + ONEWAY + ROUTE, arch._publish_arrive, (T_PUB, 300.0))
+        Call(env, T_PUB + ONEWAY + ROUTE, arch._publish_arrive, (T_PUB, 300.0, ROUTE))
     env.run(until=60.0)
     arch.finalize(60.0)
     assert arch.hist.n == pytest.approx(n - 1), "every subscriber but the sender gets it once"

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from simulator.metrics.histogram import LogHistogram
+from simulator.metrics.stages import StageHistogram
 from simulator.primitives.events import Call
 
 #: counters every design starts at zero: those the summary reads, whatever the design has
@@ -175,7 +176,8 @@ def common_probes(rec, reg, regions: dict, design=None) -> None:
 def publish_source(arch, route, on_arrive, route_applies: bool = True):
     """The clients' publishes (a process): Poisson per window at the workload's rate (per open
     connection, or in total), each reaching the edge one way plus ``route`` later, where
-    ``on_arrive(ev)`` gets ``(t_pub, nbytes)``. Every design draws the same numbers from the
+    ``on_arrive(ev)`` gets ``(t_pub, nbytes, route)`` (with a geography, the sender's slot and
+    generation too: see :class:`_Sender`). Every design draws the same numbers from the
     ``publishes`` stream in the same order (common random numbers): a design whose edge has no
     routing step (``route_applies`` False) still draws ``route`` and ignores it."""
     env = arch.env
@@ -207,9 +209,11 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
             r = route.sample(rng, n)
             if route_applies:
                 arrive = arrive + r
+            else:
+                r = np.zeros(n)
             size = arch.payload.sample(rng, n)
-            for a, tk, b in zip(arrive.tolist(), ts.tolist(), size.tolist()):
-                Call(env, a - env.now, on_arrive, (tk, b))
+            for a, tk, b, rk in zip(arrive.tolist(), ts.tolist(), size.tolist(), r.tolist()):
+                Call(env, a - env.now, on_arrive, (tk, b, rk))
         t = t1
         yield env.timeout(t - env.now)
 
@@ -217,7 +221,7 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
 class _Sender:
     """A client sends a message (with a geography): the sender is a uniformly chosen open
     connection; the message reaches its Region one way (from the sender's location) plus the
-    edge's routing step later, as ``(t_pub, nbytes, slot, generation)``."""
+    edge's routing step later, as ``(t_pub, nbytes, route, slot, generation)``."""
 
     __slots__ = ("env", "reg", "u", "geo", "on_arrive")
 
@@ -236,7 +240,7 @@ class _Sender:
             return
         key = int(reg.channel[i])
         up = self.geo.oneway(int(reg.loc[i]), key % reg.n_reg)
-        Call(self.env, up + route, self.on_arrive, (t_pub, nbytes, i, int(reg.gen[i])))
+        Call(self.env, up + route, self.on_arrive, (t_pub, nbytes, route, i, int(reg.gen[i])))
 
 
 class Design:
@@ -301,6 +305,8 @@ class Design:
                                  self.region, self.router, self.geo)
         self.router.attach(self.conns)
         self.hist = LogHistogram()
+        #: what the delivery latency is made of, by bucket of it
+        self.stage_hist = StageHistogram(self.hist)
         self.zombie_hist = LogHistogram()
         #: delivery latency by the recipient's location (with a geography)
         self.loc_hists = ({k: LogHistogram() for k in self.geo.names}
@@ -320,7 +326,7 @@ class Design:
 
         for k in ("env", "scn", "s", "oneway", "route", "draws", "u", "channels", "region_names",
                   "geo", "reg", "payload", "heartbeat", "integrity", "router", "conns", "hist",
-                  "zombie_hist", "loc_hists", "region_hists"):
+                  "stage_hist", "zombie_hist", "loc_hists", "region_hists"):
             setattr(self, k, getattr(host, k))
         self.p = params
         self.region = host.region_names[rix]
@@ -333,7 +339,7 @@ class Design:
     def histograms(self) -> dict:
         return {"delivery": self.hist, "connect": self.conns.connect_hist,
                 "zombie_lifetime": self.zombie_hist, "by_location": self.loc_hists,
-                "by_region": self.region_hists}
+                "by_region": self.region_hists, "stages": self.stage_hist}
 
     def gauges(self) -> dict:
         reg = self.reg

@@ -42,7 +42,7 @@ class _Ctx:
     """State of one publish between its events."""
 
     __slots__ = ("t_pub", "start", "sender", "gen", "channel", "nbytes", "pages", "page",
-                 "attempt", "deadline", "record", "remote")
+                 "attempt", "deadline", "record", "remote", "route", "init", "t_run", "cp")
 
 
 class BasicArchitecture(Design):
@@ -146,6 +146,7 @@ class BasicArchitecture(Design):
         if self.geo is not None:
             f.by_location(self.geo, self.rix, list(self.loc_hists.values()), self.reg,
                           self.region_hists[self.region])
+        f.stages = self.stage_hist
         return f
 
     def _region_failed(self, r: int) -> None:
@@ -181,9 +182,9 @@ class BasicArchitecture(Design):
         v = ev._value
         t_pub, nbytes = v[0], v[1]
         reg = self.reg
-        if len(v) > 2:   # the sender was chosen when it sent (a geography)
-            i = v[2]
-            if reg.gen[i] != v[3] or reg.state[i] != OPEN:
+        if len(v) > 3:   # the sender was chosen when it sent (a geography)
+            i = v[3]
+            if reg.gen[i] != v[4] or reg.state[i] != OPEN:
                 self.c["publishes.sender_gone"] += 1   # its connection closed meanwhile
                 return
         else:
@@ -217,6 +218,9 @@ class BasicArchitecture(Design):
         x.deadline = now + f.timeout
         x.record = t_pub >= self.warmup
         x.remote = False
+        x.route = v[2] if len(v) > 2 else 0.0
+        x.init = f.last_init
+        x.t_run = t
         self.delivery.begin(now, t, x)
 
     def pub_rejected(self, why: str, x=None) -> None:
@@ -267,6 +271,10 @@ class BasicArchitecture(Design):
             return
         c["messages.published"] += 1
         self.pub_inflight -= 1
+        # the control path's stages (network up, API Gateway, cold start, handler, query) and
+        # when the list was in: the fan-outs add theirs
+        x.cp = (x.start - x.route - x.t_pub, x.route, x.init, x.t_run - x.start - x.init,
+                now - x.t_run, now)
         self.integrity.published(x.channel // self.reg.n_reg, now, live)
         if self._history_wu:
             c["dynamodb.history_write_units"] += self._history_wu

@@ -35,6 +35,20 @@ from simulator.metrics.histogram import LogHistogram
 
 _BLOCK = 1 << 18   # post latencies drawn per block
 _FLUSH = 1 << 18   # deliveries deferred before they go into the histogram
+#: the stages of a delivery's latency before its fan-out starts (see simulator.metrics.stages)
+_CONTROL = ("network", "api_gateway", "lambda_cold_start", "lambda_handler", "dynamodb",
+            "tier_or_cross_region")
+
+
+def _control(ctx, now: float, base: float) -> tuple:
+    """The control-path stages of a fan-out starting at ``now`` for a message published
+    ``base`` seconds before: the message's own (``ctx.cp``: network up, API Gateway, cold start,
+    handler, query, and when its list was in), then whatever came between the list and ``now``
+    (a tier's or another Region's hop). Without them, all of ``base`` is in the last stage."""
+    cp = getattr(ctx, "cp", None)
+    if cp is None:
+        return (0.0, 0.0, 0.0, 0.0, 0.0, base)
+    return (*cp[:-1], now - cp[-1])
 
 
 def _sample32(dist, rng, n):
@@ -117,6 +131,10 @@ class Fanout:
         self._live_loc = None
         self._r_mix: list = []
         self._a_mix: list = []
+        self.stages = None       # a StageHistogram: what the latency is made of
+        self._r_cp: list = []
+        self._a_cp: list = []
+        self._a_send: list = []
         # slow path: slot table
         self._cap = 0
         self._rows_free: list[int] = []
@@ -145,8 +163,9 @@ class Fanout:
             return int(nz[0])
         return row.copy() if nz.size else 0
 
-    def _sink(self, vals: np.ndarray, w, mixes: list, lens) -> None:
-        """Add the downlink (by location) to completed posts and record them."""
+    def _sink(self, vals: np.ndarray, w, mixes: list, lens, parts: dict | None = None) -> None:
+        """Add the downlink (by location) to completed posts and record them (and their
+        stages, ``parts``, when kept)."""
         geo = self.geo
         loc = np.empty(vals.size, dtype=np.int64)
         pos = 0
@@ -157,10 +176,14 @@ class Fanout:
             else:
                 loc[pos:pos + n] = self.rng.choice(m.size, size=n, p=m / m.sum())
             pos += n
-        vals = vals + geo.downlink(self.rng, loc, self.rix)
+        dl = geo.downlink(self.rng, loc, self.rix)
+        vals = vals + dl
         w = np.broadcast_to(np.asarray(w, dtype=float), vals.shape) if np.ndim(w) else \
             np.full(vals.size, float(w))
         self.hist.add(vals, w)
+        if parts is not None:
+            parts["network"] = parts["network"] + dl
+            self.stages.add(vals, w, parts)
         self.region_hist.add(vals, w)
         for k, h in enumerate(self.loc_hists):
             sel = loc == k
@@ -201,20 +224,37 @@ class Fanout:
             else:
                 first = np.cumsum(lens) - lens
                 vals = self._L[np.repeat(starts - first, lens) + np.arange(total)].astype(np.float64)
+            parts = None
+            if self.stages is not None:
+                parts = self._parts(self._r_cp, lens)
+                parts["post_call"] = vals.copy()
+                self._r_cp.clear()
             with_starts = np.asarray(self._r_off, dtype=bool)
             if with_starts.all():
-                vals += np.frombuffer(self._s_buf, dtype=np.float64)
+                wait = np.frombuffer(self._s_buf, dtype=np.float64)
+                vals += wait
             elif with_starts.any():
                 # fan-outs larger than the pool: add each post's start offset (stored
                 # contiguously, first round included as zeros)
                 sel = np.repeat(with_starts, lens)
-                vals[sel] += np.frombuffer(self._s_buf, dtype=np.float64)
-            vals += np.repeat(np.asarray(self._r_base), lens)
-            if self.geo is None:
-                vals += _sample32(self.down, self.rng, total)
-                self.hist.add(vals, np.repeat(np.asarray(self._r_w), lens))
+                wait = np.zeros(total)
+                wait[sel] = np.frombuffer(self._s_buf, dtype=np.float64)
+                vals += wait
             else:
-                self._sink(vals, np.repeat(np.asarray(self._r_w), lens), self._r_mix, lens)
+                wait = None
+            if parts is not None and wait is not None:
+                parts["post_slot_wait"] = wait
+            vals += np.repeat(np.asarray(self._r_base), lens)
+            w = np.repeat(np.asarray(self._r_w), lens)
+            if self.geo is None:
+                dn = _sample32(self.down, self.rng, total)
+                vals += dn
+                self.hist.add(vals, w)
+                if parts is not None:
+                    parts["network"] = parts["network"] + dn
+                    self.stages.add(vals, w, parts)
+            else:
+                self._sink(vals, w, self._r_mix, lens, parts)
                 self._r_mix.clear()
             self._r_start.clear()
             self._r_len.clear()
@@ -225,17 +265,36 @@ class Fanout:
         if self._a_vals:
             lens = np.fromiter((a.size for a in self._a_vals), dtype=np.int64,
                                count=len(self._a_vals))
-            vals = np.concatenate(self._a_vals) + np.repeat(np.asarray(self._a_base), lens)
+            comp = np.concatenate(self._a_vals)
+            vals = comp + np.repeat(np.asarray(self._a_base), lens)
+            parts = None
+            if self.stages is not None:
+                parts = self._parts(self._a_cp, lens)
+                send = np.concatenate(self._a_send)
+                parts["post_slot_wait"] = send
+                parts["post_call"] = comp - send
+                self._a_cp.clear()
+                self._a_send.clear()
+            w = np.repeat(np.asarray(self._a_w), lens)
             if self.geo is None:
-                vals += self.down.sample(self.rng, vals.size)
-                self.hist.add(vals, np.repeat(np.asarray(self._a_w), lens))
+                dn = self.down.sample(self.rng, vals.size)
+                vals += dn
+                self.hist.add(vals, w)
+                if parts is not None:
+                    parts["network"] = parts["network"] + dn
+                    self.stages.add(vals, w, parts)
             else:
-                self._sink(vals, np.repeat(np.asarray(self._a_w), lens), self._a_mix, lens)
+                self._sink(vals, w, self._a_mix, lens, parts)
                 self._a_mix.clear()
             self._a_vals.clear()
             self._a_base.clear()
             self._a_w.clear()
         self._pending = 0
+
+    def _parts(self, cps: list, lens) -> dict:
+        """Control-path stages of the recorded fan-outs ``cps``, one row per post."""
+        a = np.repeat(np.asarray(cps, dtype=float).reshape(-1, len(_CONTROL)), lens, axis=0)
+        return {name: a[:, k] for k, name in enumerate(_CONTROL)}
 
     def _record_range(self, i0: int, n: int, starts: list | None, base: float, w: float) -> None:
         self._r_start.append(i0)
@@ -291,6 +350,8 @@ class Fanout:
             self._record_range(i0, n, starts, now - t_pub, live / n)
             if self.geo is not None:
                 self._r_mix.append(self._mix(ctx))
+            if self.stages is not None:
+                self._r_cp.append(_control(ctx, now, now - t_pub))
             if self._pending >= _FLUSH:
                 self.flush()
         return FanoutResult(live, half, gone, 0, now + dur)
@@ -317,11 +378,18 @@ class Fanout:
             live, half, gone = self._split(attempted, live, half, gone)
         if record and live > 0:
             w = live / attempted
+            if self.stages is not None:
+                sent = send[ok] if dur > limit else send
             if comp.size > self.sample_above:
                 k = self.sample_k
                 pos = ((np.arange(k) + self.rng.random(k)) * (comp.size / k)).astype(np.int64)
                 w *= comp.size / k
                 comp = comp[pos]
+                if self.stages is not None:
+                    sent = sent[pos]
+            if self.stages is not None:
+                self._a_send.append(sent)
+                self._a_cp.append(_control(ctx, now, now - t_pub))
             self._a_vals.append(comp)
             self._a_base.append(now - t_pub)
             self._a_w.append(w)
@@ -365,6 +433,9 @@ class Fanout:
         ctx = getattr(self, "ctx", [])
         self.ctx = ctx + [None] * (rows - old)
         self.row_mix = getattr(self, "row_mix", []) + [0] * (rows - old)
+        self.row_cp = ext(g(self, "row_cp", None), 0.0, float, (rows, len(_CONTROL)))
+        self.row_start = ext(g(self, "row_start", None), 0.0, float, (rows,))
+        self.first_at = ext(g(self, "first_at", None), 0.0, float, (rows, P))   # post ready
         self._rows_free.extend(range(rows - 1, old - 1, -1))
         self._cap = rows
 
@@ -388,6 +459,9 @@ class Fanout:
         self.ctx[r] = ctx
         if self.geo is not None:
             self.row_mix[r] = self._mix(ctx)
+        if self.stages is not None:
+            self.row_cp[r] = _control(ctx, now, now - t_pub)
+            self.row_start[r] = now
         self._active.append(r)
         self.rec.c["fanout.throttled_fanouts"] += 1
         if not self._ticking:
@@ -446,6 +520,8 @@ class Fanout:
             KD = np.where(assign, np.where(r2 <= hcnt[:, None], 1,
                                            np.where(r2 <= stale[:, None], 2, 0)), KD)
             AT = np.where(assign, 1, AT)
+            if self.stages is not None:   # when each new post was ready (its slot free)
+                self.first_at[rows] = np.where(assign, FA, self.first_at[rows])
         # 2. attempts compete for the account throttle
         req = ready & (AT > 0)
         K = int(req.sum())
@@ -479,15 +555,29 @@ class Fanout:
             rec_mask = live_g & self.record[rows][g_rows]
             if rec_mask.any():
                 vals = done[gmask][rec_mask] - self.t_pub[rows][g_rows[rec_mask]]
+                rr = rows[g_rows[rec_mask]]
+                parts = None
+                if self.stages is not None:
+                    cps = self.row_cp[rr]
+                    parts = {name: cps[:, k] for k, name in enumerate(_CONTROL)}
+                    parts["post_call"] = lat[gmask][rec_mask]
+                    ready = self.first_at[rows].ravel()[gi][rec_mask]
+                    parts["post_slot_wait"] = ready - self.row_start[rr]
+                    parts["throttle_wait"] = done[gmask][rec_mask] - parts["post_call"] - ready
                 if self.geo is None:
-                    vals = vals + self.down.sample(rng, vals.size)
+                    dn = self.down.sample(rng, vals.size)
+                    vals = vals + dn
                     self.hist.add(vals)
+                    if parts is not None:
+                        parts["network"] = parts["network"] + dn
+                        self.stages.add(vals, 1.0, parts)
                 else:
-                    rr = rows[g_rows[rec_mask]]
                     order = np.argsort(rr, kind="stable")
                     rr, vals = rr[order], vals[order]
+                    if parts is not None:
+                        parts = {k: v[order] for k, v in parts.items()}
                     u, cnt = np.unique(rr, return_counts=True)
-                    self._sink(vals, 1.0, [self.row_mix[int(k)] for k in u.tolist()], cnt)
+                    self._sink(vals, 1.0, [self.row_mix[int(k)] for k in u.tolist()], cnt, parts)
             flatFA[gi] = done[gmask]
             flatAT[gi] = 0
             # rejected: retry (backoff, quota) or fail

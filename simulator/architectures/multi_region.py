@@ -114,7 +114,7 @@ class MultiRegionArchitecture(Design):
 
     def _publish_arrive(self, ev) -> None:
         """A message reaches the sender's Region."""
-        i = ev._value[2]
+        i = ev._value[3]
         self.hosts[int(self.reg.channel[i]) % self.n]._publish_arrive(ev)
 
     # -- cross-Region ------------------------------------------------------------------------------
@@ -155,6 +155,7 @@ class MultiRegionArchitecture(Design):
             y.nbytes = x.nbytes
             y.record = x.record
             y.remote = True
+            y.cp = x.cp
             Call(self.env, now - clock + delay, self._relay, (b, y))
 
     def _part_failed(self, hb, key: int, why: str) -> None:

@@ -306,9 +306,9 @@ class Broadcast:
         t_pub, nbytes = v[0], v[1]
         reg = self.reg
         arch = self.arch
-        if len(v) > 2:   # the sender was chosen when it sent (a geography)
-            i = v[2]
-            if reg.gen[i] != v[3] or reg.state[i] != OPEN:
+        if len(v) > 3:   # the sender was chosen when it sent (a geography)
+            i = v[3]
+            if reg.gen[i] != v[4] or reg.state[i] != OPEN:
                 self.c["publishes.sender_gone"] += 1
                 return
         else:
@@ -380,9 +380,12 @@ class Broadcast:
         k = n if n <= self.sample_above else self.sample_k
         lat = self.delivery.sample(self.rng, k)
         geo = self.arch.geo
+        stages = self.arch.stage_hist
         if geo is None:
+            service = lat
             if not self.end_to_end:
                 lat = lat + base + self.arch.oneway.sample(self.rng, k)
+            stages.add(lat, n / k, {"service": service, "network": lat - service})
             self._buf.append(lat)
             self._wbuf.append(n / k)
             if len(self._buf) >= 4096:   # not a catalog value
@@ -392,11 +395,13 @@ class Broadcast:
         loc = self.rng.choice(counts.size, size=k, p=counts / counts.sum())
         # the base holds the uplink; the downlink is the recipient's (to the service's Region,
         # or to its nearest edge plus the edge-to-edge transit for a service with edges everywhere)
+        service = lat
         lat = lat + base + geo.downlink(self.rng, loc, 0)
         if self.end_to_end:
             lat = lat + geo.transit[sender_loc, loc]
         w = np.full(k, n / k)
         self.hist.add(lat, w)
+        stages.add(lat, w, {"service": service, "network": lat - service})
         for h in self.arch.region_hists.values():   # one Region (or none: edges everywhere)
             h.add(lat, w)
         for j, h in enumerate(self.arch.loc_hists.values()):

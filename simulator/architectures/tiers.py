@@ -45,10 +45,11 @@ class _Shard:
 
     __slots__ = ("t_pub", "channel", "nbytes", "record", "live", "half", "gone", "done_live",
                  "done_half", "dup_live", "dup_half", "enqueued", "tries", "attempt", "start",
-                 "deadline", "receives", "batch", "queued")
+                 "deadline", "receives", "batch", "queued", "cp")
 
     def __init__(self, x, live: int, half: int, gone: int, now: float):
         self.t_pub = x.t_pub
+        self.cp = getattr(x, "cp", None)   # the message's control-path stages
         self.channel = x.channel
         self.nbytes = x.nbytes
         self.record = x.record

@@ -162,7 +162,9 @@ class LambdaFunction:
         r = self.invoke(now)
         if r == 0:
             return None
-        return now + (self.d_init() if r == 2 else 0.0) + self.d_handler()
+        init = self.d_init() if r == 2 else 0.0
+        self.last_init = init   # for the latency's stages
+        return now + init + self.d_handler()
 
     def finish(self, start: float, end: float) -> None:
         """The invocation started at ``start`` ends at ``end`` (>= the current time):

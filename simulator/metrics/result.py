@@ -91,6 +91,7 @@ class Result:
         self.costs, self.monthly_costs, self.cost_note = _price_both(self, scn)
         self.histograms_by_location = hists.get("by_location", {})
         self.histograms_by_region = hists.get("by_region", {})
+        self.latency_stages = hists.get("stages")
         extra = _cost_keys(self, start, end, window_s, month_s)
         extra["zombie_cost_usd_per_month"] = _zombie_cost(self, scn, start, end, window_s, month_s)
         extra.update(_geo_keys(self, arch.gauges()))

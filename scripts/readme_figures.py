@@ -91,6 +91,8 @@ def multi_region_figures(replications: int, workers: int) -> dict:
         during = ts["messages_published_per_s"].sum()
         outage[v] = {
             "regions": len(res.usage_by_region),
+            "latency": f"{fmt_ms(s['latency_p50_ms'])} / {fmt_ms(s['latency_p99_ms'])}",
+            "refused_by_quota": f"{s['connections_rejected'] - s.get('connections_rejected_region_down', 0):,.0f}",
             "dropped": f"{s['storm_dropped']:,.0f}",
             "refused": f"{s['connections_rejected']:,.0f}",
             "refused_by_failed_region": f"{s.get('connections_rejected_region_down', 0):,.0f}",

@@ -93,7 +93,7 @@ def _run_one(job) -> dict:
     return {"variant": variant, "replication": rep, "seed": seed, "summary": res.summary,
             "histogram": res.histogram, "by_location": res.histograms_by_location,
             "costs": res.monthly_costs.groupby(["region", "service", "item"], as_index=False)[
-                "cost_usd"].sum(),
+                "cost_usd"].sum().rename(columns={"cost_usd": "cost_usd_per_month"}),
             "breaches": br, "run_seconds": time.perf_counter() - t0}
 
 
@@ -113,8 +113,8 @@ class Comparison:
     by_location : dict
         Design -> user location -> delivery-latency histogram (with a geography).
     costs : DataFrame
-        ``variant, replication, region, service, item, cost_usd``: the monthly bill of each
-        run, line by line.
+        ``variant, replication, region, service, item, cost_usd_per_month``: the monthly
+        bill of each run, by item (``res.monthly_costs`` summed over tiers).
     scenario : Scenario
     """
 
@@ -141,8 +141,8 @@ class Comparison:
         frames = [r["costs"].assign(variant=r["variant"], replication=r["replication"])
                   for r in results if "costs" in r]
         self.costs = (pd.concat(frames, ignore_index=True) if frames else
-                      pd.DataFrame(columns=["region", "service", "item", "cost_usd", "variant",
-                                            "replication"]))
+                      pd.DataFrame(columns=["region", "service", "item", "cost_usd_per_month",
+                                            "variant", "replication"]))
         self.by_location: dict = {}
         for r in results:
             for loc, hl in r.get("by_location", {}).items():

@@ -621,10 +621,10 @@ def cost_breakdown(comparison, ax: Axes | None = None, title: str | None = None)
     """Monthly cost of each design stacked by service (mean over replications), with the
     multi-Region items (:data:`COST_PARTS`) apart, and each design's total on top."""
     costs = comparison.costs
-    _require(costs, ["variant", "replication", "service", "item", "cost_usd"])
+    _require(costs, ["variant", "replication", "service", "item", "cost_usd_per_month"])
     part = costs["item"].map(COST_PARTS).fillna(costs["service"].str.replace("_", " "))
     reps = costs.groupby("variant")["replication"].nunique()
-    table = (costs.assign(part=part).groupby(["variant", "part"])["cost_usd"].sum()
+    table = (costs.assign(part=part).groupby(["variant", "part"])["cost_usd_per_month"].sum()
              .div(reps, level="variant").unstack(fill_value=0.0))
     names = [v for v in comparison.variants if v in table.index]
     table = table.loc[names]

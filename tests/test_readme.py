@@ -71,12 +71,15 @@ def test_readme_quotes_latency_by_location_for_one_two_and_three_regions():
 
 def test_readme_quotes_the_outage():
     o = FIGURES["multi_region"]["global-live-event"]
-    for key, label in (("dropped", "connections dropped"), ("refused", "attempts refused"),
+    for key, label in (("latency", "delivery latency p50 / p99 (whole run)"),
+                       ("dropped", "connections dropped"),
+                       ("refused_by_failed_region", "attempts refused by the failed Region"),
+                       ("refused_by_quota", "attempts refused by a new-connection quota"),
                        ("back_after", "until the last was back"),
                        ("gave_up", "gave up (or their session ended)"),
                        ("lowest_connected", "viewers connected, at the lowest"),
                        ("published_during", "messages published while us-east-1 was down"),
                        ("published", "messages published"),
-                       ("lost", "(message, recipient) pairs lost")):
+                       ("lost", "(message, recipient) pairs lost, of the messages published")):
         row = f"| {label} | {o['basic'][key]} | {o['multi_region'][key]} |"
         assert row in README, row

@@ -299,5 +299,7 @@ def _main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(res.summary))
     else:
+        print(res.verdict())
+        print()
         _print_summary(res)
     return 0

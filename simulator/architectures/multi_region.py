@@ -111,6 +111,11 @@ class MultiRegionArchitecture(Design):
 
     def probes(self, rec) -> None:
         common_probes(rec, self.reg, self.regions, self)
+        if self.n > 1 and self.strategy == "eventbridge":
+            quota = sum(b.rate for b in self.put_events)
+            rec.probe("put_events_quota_per_s", lambda t: quota)
+            rec.rate_probe("put_events_per_s", "eventbridge.events")
+            rec.rate_probe("put_events_refused_per_s", "eventbridge.throttled")
 
     def _publish_arrive(self, ev) -> None:
         """A message reaches the sender's Region."""

@@ -95,7 +95,16 @@ class Result:
         extra = _cost_keys(self, start, end, window_s, month_s)
         extra["zombie_cost_usd_per_month"] = _zombie_cost(self, scn, start, end, window_s, month_s)
         extra.update(_geo_keys(self, arch.gauges()))
+        extra.update(_stage_keys(self))
         self.summary = _summary(self, arch.gauges(), sim_events, wall_seconds, extra)
+
+    def verdict(self):
+        """The answer first (:class:`~simulator.metrics.verdict.Verdict`): the first load limit
+        that refused work, the design limits that closed connections, headroom per quota,
+        what the latency is made of at p50 and p99, the cost, and what to change."""
+        from simulator.metrics.verdict import verdict
+
+        return verdict(self)
 
     def quantile(self, q: float) -> float:
         """Delivery latency (ms) at quantile ``q`` (publish -> receipt, after warm-up)."""
@@ -138,6 +147,23 @@ def _ms(x: float) -> float | None:
 
 def _s(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x, 3)
+
+
+def _stage_keys(res) -> dict:
+    """What the latency is made of at p50 and p99 (``latency_p99_share.post_slot_wait``), and
+    the first limit that refused work (not a design limit that closed connections)."""
+    out: dict = {}
+    st = res.latency_stages
+    if st is not None:
+        for name, q in (("p50", 0.5), ("p99", 0.99)):
+            for k, v in st.shares_at(q).items():
+                out[f"latency_{name}_share.{k}"] = round(v, 4)
+    br = res.breaches
+    refused = br[br["effect"] == "refused"] if len(br) else br
+    first = refused.sort_values("time_s", kind="stable").iloc[0] if len(refused) else None
+    out["first_load_breach_quota"] = None if first is None else str(first["quota"])
+    out["first_load_breach_time_s"] = None if first is None else float(first["time_s"])
+    return out
 
 
 def _geo_keys(res, g: dict) -> dict:

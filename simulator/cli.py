@@ -4,7 +4,12 @@
 * ``python -m simulator compare SCENARIO [--variants basic,sns,...] [--set key=value ...]
   [--replications R] [--workers N] [--json]``;
 * ``python -m simulator validate SCENARIO [--set key=value ...]``;
-* ``python -m simulator list`` (bundled scenarios, designs, Regions with data).
+* ``python -m simulator list`` (bundled scenarios, designs, Regions with data);
+* ``python -m simulator sweep SCENARIO --grid KEY=[V1,V2] ... [--replications R] [--workers N]
+  [--out FILE.csv]``.
+
+Ctrl-C ends a run, a comparison or a sweep with one line on stderr and status 130; what had
+finished is printed (or written) and marked partial.
 
 ``run``, ``compare`` and ``validate`` take ``--seed N`` and ``--duration S`` as shortcuts for
 ``--set seed=N`` and ``--set duration_s=S``.
@@ -19,7 +24,8 @@ import argparse
 import json
 import sys
 
-from simulator.errors import ScenarioError
+from simulator.errors import Interrupted, ScenarioError
+from simulator.scenario import parse_set
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,6 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="run designs on the same workload and compare them")
     c.add_argument("scenario")
     sub.add_parser("list", help="list the bundled scenarios, the designs and the Regions")
+    w = sub.add_parser("sweep", help="run a scenario over a grid of settings; one row per run")
+    w.add_argument("scenario")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY=[V1,V2,...]",
+                   help="a factor (a YAML list) or a fixed value, e.g. --grid "
+                        "'workload.clients=[1000,10000]'")
+    w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    w.add_argument("--replications", default="1", metavar="R")
+    w.add_argument("--workers", default="1", metavar="N")
+    w.add_argument("--out", default=None, metavar="FILE.csv",
+                   help="write the rows (also the finished ones after Ctrl-C) to this CSV")
     c.add_argument("--variants", default=None, metavar="A,B,...",
                    help="designs to compare (default: the scenario's variants), e.g. "
                         "basic,sns,sqs,appsync,managed")
@@ -45,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario and print its resolved parameters")
     v.add_argument("scenario")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    for q in (r, c, v):
+    for q in (r, c, v, w):
         q.add_argument("--seed", default=None, metavar="N", help="shortcut for --set seed=N")
         q.add_argument("--duration", default=None, metavar="S",
                        help="shortcut for --set duration_s=S (simulated seconds)")
@@ -213,6 +229,8 @@ def _print_comparison(cmp) -> None:
     import pandas as pd
 
     scn = cmp.scenario
+    if cmp.partial:
+        print("PARTIAL: the runs that finished before Ctrl-C")
     t = cmp.table
     reps = int(t["replications"].iloc[0])
     print(f"scenario {scn.name} ({scn.region}, {scn.duration_s:g} s simulated, {reps} "
@@ -260,24 +278,30 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:   # the output was piped into head, less, ...: not an error
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:   # Ctrl-C before anything was kept: not an error
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import simulator as sim
-    from simulator.scenario import parse_set
-
     if args.cmd == "list":
         _list()
         return 0
     try:
         overrides = parse_set(_shortcuts(args))
         scn = sim.load_scenario(args.scenario, overrides=overrides)
+        if args.cmd == "sweep":
+            return _sweep(sim, scn, args)
         if args.cmd == "compare":
-            cmp = sim.compare(scn, args.variants,
-                              replications=_int_flag("replications", args.replications),
-                              workers=_int_flag("workers", args.workers),
-                              progress=not args.json and sys.stderr.isatty())
+            try:
+                cmp = sim.compare(scn, args.variants,
+                                  replications=_int_flag("replications", args.replications),
+                                  workers=_int_flag("workers", args.workers),
+                                  progress=not args.json and sys.stderr.isatty())
+            except Interrupted as e:
+                return _interrupted(e, args, _print_comparison)
             if args.json:
                 print(cmp.to_json())
             else:
@@ -292,14 +316,65 @@ def _main(argv: list[str] | None = None) -> int:
                   "(scenario, preset or catalog) and source:")
             _print_params(df)
             return 0
-        res = sim.run(scn)
+        try:
+            res = sim.run(scn, progress=None if sys.stderr.isatty() else False)
+        except Interrupted as e:
+            return _interrupted(e, args, _print_result)
     except ScenarioError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(res.summary))
     else:
-        print(res.verdict())
-        print()
-        _print_summary(res)
+        _print_result(res)
     return 0
+
+
+def _sweep(sim, scn, args) -> int:
+    """``sweep``: the rows as CSV (``--out``) or printed; Ctrl-C keeps the finished rows."""
+    import pandas as pd
+
+    grid = parse_set(args.grid) if args.grid else {}
+    if not grid:
+        raise ScenarioError("--grid", None, "give at least one KEY=[V1,V2,...]")
+    code, what = 0, ""
+    try:
+        df = sim.sweep(scn, grid, replications=_int_flag("replications", args.replications),
+                       workers=_int_flag("workers", args.workers))
+    except Interrupted as e:
+        df, code, what = e.partial.assign(partial=True), 130, e.what
+    cols = [c for c in df.columns if c.startswith("param.")] + [
+        c for c in ("replication", "latency_p50_ms", "latency_p99_ms", "cost_usd_per_month",
+                    "breaches_total", "error") if c in df.columns]
+    where = f"written to {args.out}" if args.out else "below"
+    if code:
+        print(f"{what}; the {len(df)} finished rows are {where} (marked partial)",
+              file=sys.stderr)
+    if args.out:
+        df.to_csv(args.out, index=False)
+        if not code:
+            print(f"{len(df)} rows written to {args.out}")
+    else:
+        with pd.option_context("display.width", 200):
+            print(df[cols].to_string(index=False) if len(df) else "no run finished")
+    return code
+
+
+def _print_result(res) -> None:
+    print(res.verdict())
+    print()
+    _print_summary(res)
+
+
+def _interrupted(e, args, show) -> int:
+    """Ctrl-C: one line on stderr, what finished on stdout (marked partial), status 130."""
+    kept = e.partial is not None
+    print(f"{e.what}; " + ("the partial results follow (marked partial)" if kept
+                           else "nothing had finished"), file=sys.stderr)
+    if kept:
+        if args.json:
+            print(json.dumps(e.partial.summary) if hasattr(e.partial, "summary")
+                  else e.partial.to_json())
+        else:
+            show(e.partial)
+    return 130

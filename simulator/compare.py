@@ -13,15 +13,14 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
 
-from simulator.errors import ScenarioError
+from simulator.errors import Interrupted, ScenarioError
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.result import LOCATION_KEYS, REGION_KEYS
 from simulator.scenario import Scenario
-from simulator.sweeps import replication_seeds, summarize
+from simulator.sweeps import replication_seeds, run_jobs, summarize
 
 #: metrics averaged over replications (mean and 95% CI half-width in the table)
 METRICS = (
@@ -86,7 +85,7 @@ def _run_one(job) -> dict:
     import simulator as sim
 
     t0 = time.perf_counter()
-    res = sim.run(scn.with_overrides({**variant_settings(variant), "seed": seed}))
+    res = sim.run(scn.with_overrides({**variant_settings(variant), "seed": seed}), progress=False)
     br = res.breaches_by_quota()
     br.insert(0, "replication", rep)
     br.insert(0, "variant", variant)
@@ -210,9 +209,13 @@ class Comparison:
         return pd.concat(out, ignore_index=True) if out else pd.DataFrame(
             columns=["variant", "latency_ms", "fraction"])
 
+    #: True for the runs that finished before a Ctrl-C
+    partial = False
+
     def to_json(self, **kw) -> str:
         rows = self.table.astype(object).where(self.table.notna(), None).to_dict("records")
-        return json.dumps({"scenario": self.scenario.name, "rows": rows}, **kw)
+        return json.dumps({"scenario": self.scenario.name, "partial": self.partial,
+                           "rows": rows}, **kw)
 
     def _repr_html_(self) -> str:
         return self.table.set_index("variant").T.to_html(float_format=lambda x: f"{x:,.3g}")
@@ -270,7 +273,16 @@ def compare(scn: Scenario, variants=None, replications: int = 1, workers: int = 
     names = _arguments(scn, variants, replications, workers)
     _check(scn, names)
     jobs = _jobs(scn, names, replications)
-    return Comparison(scn, names, _execute(jobs, workers, progress, f"compare {scn.name}"))
+    try:
+        results = _execute(jobs, workers, progress, f"compare {scn.name}")
+    except Interrupted as e:
+        done = [v for v in names if any(r["variant"] == v for r in e.partial)]
+        partial = Comparison(scn, done, e.partial) if done else None
+        if partial is not None:
+            partial.partial = True
+        raise Interrupted(f"comparison interrupted after {len(e.partial)} of {len(jobs)} runs",
+                          partial) from None
+    return Comparison(scn, names, results)
 
 
 def _arguments(scn, variants, replications, workers) -> list[str]:
@@ -298,21 +310,12 @@ def _jobs(scn: Scenario, names: list[str], replications: int) -> list:
 
 
 def _execute(jobs: list, workers: int, progress: bool, desc: str) -> list[dict]:
-    results = []
+    """The runs, in job order (Ctrl-C: :class:`Interrupted` with the finished ones)."""
     bar = _bar(len(jobs), progress, desc)
     try:
-        if workers > 1:
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as ex:
-                for r in ex.map(_run_one, jobs):
-                    results.append(r)
-                    bar.update(1)
-        else:
-            for j in jobs:
-                results.append(_run_one(j))
-                bar.update(1)
+        return run_jobs(_run_one, jobs, workers, on_done=lambda r: bar.update(1))
     finally:
         bar.close()
-    return results
 
 
 def compare_sweep(scn: Scenario, variants, grid: dict, replications: int = 1, workers: int = 1,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+import warnings
 from pathlib import Path
 
 import simpy
@@ -16,7 +17,8 @@ from simulator.rng import Streams
 from simulator.scenario import Params, Scenario, check_against_catalog
 
 
-def run(scn: Scenario, *, data_dir: str | Path | None = None) -> Result:
+def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | None = None
+        ) -> Result:
     """Simulate one scenario (seed from the scenario) and return its :class:`Result`.
 
     Parameters
@@ -25,6 +27,15 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None) -> Result:
         From :func:`simulator.load_scenario`.
     data_dir : path, optional
         Catalog directory (default: the project's ``data/``).
+    progress : bool, optional
+        Show a progress bar (simulated time, ETA); default: when the run is estimated to take
+        more than a few seconds. A run estimated to be large warns first with its estimate.
+
+    Raises
+    ------
+    Interrupted
+        On Ctrl-C: ``.partial`` is the Result of the time simulated so far, its summary
+        marked ``partial`` (with ``simulated_s``).
     """
     if not isinstance(scn, Scenario):
         from simulator.errors import ScenarioError
@@ -33,6 +44,12 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None) -> Result:
                             "must be a Scenario (use simulator.load_scenario)")
     catalog = load_catalog(data_dir)
     check_against_catalog(scn, catalog)
+    guess = estimate(scn)
+    if guess["seconds"] > LARGE_S:
+        warnings.warn(f"{scn.name}: a large run, about {guess['text']}", RunEstimate,
+                      stacklevel=2)
+    if progress is None:
+        progress = guess["seconds"] > PROGRESS_S
     params = Params(scn, catalog)
     streams = Streams(scn.seed)
     env = simpy.Environment()
@@ -48,15 +65,108 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None) -> Result:
     gc_was = gc.isenabled()
     gc.disable()  # the run creates few long-lived cycles; cyclic GC passes only cost time
     t0 = time.perf_counter()
+    end = scn.duration_s
+    interrupted = False
     try:
-        env.run(until=scn.duration_s)
-        arch.finalize(scn.duration_s)
-        snaps["end"] = arch.usage_snapshot(scn.duration_s)
+        bar = _bar(scn, progress)
+        stops = 0   # each step stops the run with two events of its own, not the model's
+        try:
+            for t in _steps(end):
+                stops += 1
+                env.run(until=t)
+                bar.update(t - bar.n)
+        except KeyboardInterrupt:
+            interrupted = True
+            end = max(env.now, 1e-9)
+        finally:
+            bar.close()
+        arch.finalize(end)
+        snaps["end"] = arch.usage_snapshot(end)
+        if "warmup" in snaps and snaps["warmup"]["t"] >= end:
+            del snaps["warmup"]
     finally:
         if gc_was:
             gc.enable()
     wall = time.perf_counter() - t0
-    return Result(scn, params, arch, rec, snaps, sim_events=next(env._eid), wall_seconds=wall)
+    res = Result(scn, params, arch, rec, snaps, sim_events=next(env._eid) - 2 * (stops - 1),
+                 wall_seconds=wall)
+    if interrupted:
+        from simulator.errors import Interrupted
+
+        res.summary["partial"] = True
+        res.summary["simulated_s"] = end
+        raise Interrupted(f"interrupted at {end:,.1f} s of {scn.duration_s:,.0f} s simulated",
+                          res)
+    return res
+
+
+#: above this estimated wall time a run warns first; above PROGRESS_S it shows a bar
+LARGE_S = 120.0   # not a catalog value
+PROGRESS_S = 5.0  # not a catalog value
+#: measured on the reference machine (benchmarks/bench_scale.py): seconds per message, per
+#: delivery and per connection event, and bytes per connection slot and per channel
+_PER_MESSAGE_S, _PER_DELIVERY_S, _PER_CONNECTION_S = 1.2e-5, 2.5e-7, 2.0e-5  # not a catalog value
+_BYTES_PER_SLOT, _BYTES_BASE = 600.0, 120e6  # not a catalog value
+
+
+class RunEstimate(UserWarning):
+    """A run estimated to be large (events, memory and wall time in the message)."""
+
+
+def estimate(scn: Scenario) -> dict:
+    """A rough estimate of a run's size from the scenario alone: messages, deliveries,
+    connection events, wall seconds and peak memory (MB), and the same in words."""
+    w = scn.workload
+    clients = w.clients + getattr(w.arrivals, "extra_clients", 0)
+    pub = w.publish
+    rate = pub.total_rate_per_s if pub.total_rate_per_s is not None else (
+        pub.rate_per_client_per_s * w.clients)
+    messages = rate * scn.duration_s
+    size = _mean(w.channels.size)
+    fanout = min(size, clients) - 1 if size > 0 else 0
+    deliveries = messages * max(fanout, 0)
+    session = _mean(w.session_s)
+    connections = clients * (1 + scn.duration_s / max(session, 1.0))
+    seconds = (messages * _PER_MESSAGE_S + deliveries * _PER_DELIVERY_S
+               + connections * _PER_CONNECTION_S)
+    mb = (_BYTES_BASE + clients * 1.3 * _BYTES_PER_SLOT) / 1e6
+    text = (f"{messages:,.0f} messages, {deliveries:,.0f} deliveries, "
+            f"{connections:,.0f} connections: ~{seconds:,.0f} s and ~{mb:,.0f} MB")
+    return {"messages": messages, "deliveries": deliveries, "connections": connections,
+            "seconds": seconds, "memory_mb": mb, "text": text}
+
+
+def _mean(d) -> float:
+    from simulator.scenario import build_dist
+
+    m = build_dist(d).mean
+    return float(m) if m == m and m != float("inf") else 1.0
+
+
+def _steps(end: float):
+    """Times to stop at (about 200 steps): the progress bar and Ctrl-C are seen between."""
+    n = 200   # not a catalog value
+    for k in range(1, n + 1):
+        yield end * k / n
+
+
+def _bar(scn: Scenario, show: bool):
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=scn.duration_s, desc=f"{scn.name} ({scn.architecture})", unit="sim-s",
+                bar_format="{l_bar}{bar}| {n:,.0f}/{total:,.0f} sim-s [{elapsed}<{remaining}]")
+
+
+class _NoBar:
+    n = 0.0
+
+    def update(self, k: float) -> None:
+        self.n += k
+
+    def close(self) -> None:
+        pass
 
 
 def _sampler(env, arch, rec, step):

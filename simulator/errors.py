@@ -45,3 +45,15 @@ class ScenarioErrors(ScenarioError):
         first = errors[0]
         ValueError.__init__(self, "\n".join(str(e) for e in errors))
         self.field, self.value, self.rule = first.field, first.value, first.rule
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run, a comparison or a sweep: what finished is kept in ``partial``
+    (a :class:`~simulator.metrics.result.Result` marked ``summary["partial"]``, a
+    :class:`~simulator.Comparison` of the runs that finished, or a sweep's finished rows).
+    A ``KeyboardInterrupt``, so that an interrupt still stops whatever called it."""
+
+    def __init__(self, what: str, partial=None):
+        super().__init__(what)
+        self.what = what
+        self.partial = partial

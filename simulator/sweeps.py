@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import itertools
 import math
+import signal
 import time
 import traceback
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simulator.errors import ScenarioError
+from simulator.errors import Interrupted, ScenarioError
 from simulator.scenario import Scenario
 
 
@@ -63,7 +64,7 @@ def _run_one(args) -> dict:
     row = {**{f"param.{k}": _cell(v) for k, v in point.items()}, "replication": rep, "seed": seed}
     t0 = time.perf_counter()
     try:
-        res = sim.run(scn.with_overrides({**point, "seed": seed}))
+        res = sim.run(scn.with_overrides({**point, "seed": seed}), progress=False)
         row.update(res.summary)
         row["error"] = None
     except Exception as e:  # one failed point never loses the rest of the sweep
@@ -107,12 +108,51 @@ def sweep(scn: Scenario, grid: dict[str, Any], replications: int = 1, workers: i
         scn.with_overrides(p)
     seeds = replication_seeds(scn.seed, replications)
     jobs = [(scn, p, r, s) for p in points for r, s in enumerate(seeds)]
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
-            rows = list(ex.map(_run_one, jobs))
-    else:
-        rows = [_run_one(j) for j in jobs]
+    try:
+        rows = run_jobs(_run_one, jobs, workers)
+    except Interrupted as e:
+        raise Interrupted(f"sweep interrupted after {len(e.partial)} of {len(jobs)} runs",
+                          pd.DataFrame(e.partial)) from None
     return pd.DataFrame(rows)
+
+
+def _quiet_worker() -> None:
+    """Worker processes leave Ctrl-C to the parent (no traceback from each of them)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def run_jobs(fn, jobs: list, workers: int = 1, on_done=None) -> list:
+    """``fn`` over ``jobs``, serially or in ``workers`` processes, results in job order;
+    ``on_done(result)`` after each. On Ctrl-C, raises :class:`Interrupted` whose ``partial``
+    is the list of the results that finished (in job order, the unfinished left out)."""
+    done: dict[int, Any] = {}
+
+    def keep(k, r):
+        done[k] = r
+        if on_done is not None:
+            on_done(r)
+
+    try:
+        if workers > 1:
+            ex = ProcessPoolExecutor(max_workers=min(workers, len(jobs)),
+                                     initializer=_quiet_worker)
+            try:
+                futs = {ex.submit(fn, j): k for k, j in enumerate(jobs)}
+                for f in as_completed(futs):
+                    keep(futs[f], f.result())
+            except KeyboardInterrupt:
+                for p in list(getattr(ex, "_processes", {}).values()):
+                    p.terminate()   # the runs in progress are dropped, not waited for
+                raise
+            finally:
+                ex.shutdown(wait=False, cancel_futures=True)
+        else:
+            for k, j in enumerate(jobs):
+                keep(k, fn(j))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted after {len(done)} of {len(jobs)} runs",
+                          [done[k] for k in sorted(done)]) from None
+    return [done[k] for k in range(len(jobs))]
 
 
 def summarize(df: pd.DataFrame, metrics: Iterable[str], by: Iterable[str] | None = None

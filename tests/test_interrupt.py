@@ -1,0 +1,59 @@
+"""Ctrl-C is not an error: a run, a comparison or a sweep sent SIGINT ends with one line on
+stderr, status 130, and what had finished printed or written, marked partial."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from tests.conftest import ROOT
+
+CMD = [sys.executable, "-m", "simulator"]
+
+
+def interrupt(args, after_s, tmp_path=None):
+    """Start the CLI, send SIGINT after ``after_s`` seconds; (status, stdout, stderr)."""
+    p = subprocess.Popen(CMD + args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(after_s)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    return p.returncode, out, err
+
+
+def test_ctrl_c_during_a_run_keeps_a_partial_summary():
+    code, out, err = interrupt(["run", "chat-compare", "--json"], 5.0)
+    assert code == 130
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("interrupted at ") and "of 600 s simulated" in err
+    s = json.loads(out)
+    assert s["partial"] is True and 0 < s["simulated_s"] < 600
+    assert s["messages_published"] > 0
+
+
+def test_ctrl_c_during_a_comparison_keeps_the_finished_runs():
+    code, out, err = interrupt(["compare", "chat-compare", "--duration", "60", "--set",
+                                "warmup_s=10", "--set", "workload.clients=20000",
+                                "--replications", "10", "--json"], 8.0)
+    assert code == 130
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "comparison interrupted after" in err
+    d = json.loads(out)
+    assert d["partial"] is True and d["rows"]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_during_a_sweep_writes_the_finished_rows(workers, tmp_path):
+    csv = tmp_path / "rows.csv"
+    code, out, err = interrupt(["sweep", "chat-basic", "--grid", "workload.clients=[2000,4000]",
+                                "--replications", "200", "--duration", "60", "--set",
+                                "warmup_s=10", "--workers", workers, "--out", str(csv)], 5.0)
+    assert code == 130
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "sweep interrupted after" in err and str(csv) in err
+    df = pd.read_csv(csv)
+    assert 0 < len(df) < 400 and df["partial"].all() and df["error"].isna().all()

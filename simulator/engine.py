@@ -15,6 +15,7 @@ from simulator.metrics.recorder import Recorder
 from simulator.metrics.result import Result
 from simulator.rng import Streams
 from simulator.scenario import Params, Scenario, check_against_catalog
+from simulator.units import MILLION
 
 
 def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | None = None
@@ -129,7 +130,7 @@ def estimate(scn: Scenario) -> dict:
     connections = clients * (1 + scn.duration_s / max(session, 1.0))
     seconds = (messages * _PER_MESSAGE_S + deliveries * _PER_DELIVERY_S
                + connections * _PER_CONNECTION_S)
-    mb = (_BYTES_BASE + clients * 1.3 * _BYTES_PER_SLOT) / 1e6
+    mb = (_BYTES_BASE + clients * 1.3 * _BYTES_PER_SLOT) / MILLION   # decimal megabytes
     text = (f"{messages:,.0f} messages, {deliveries:,.0f} deliveries, "
             f"{connections:,.0f} connections: ~{seconds:,.0f} s and ~{mb:,.0f} MB")
     return {"messages": messages, "deliveries": deliveries, "connections": connections,

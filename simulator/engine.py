@@ -63,6 +63,11 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
     if scn.warmup_s > 0:
         env.timeout(scn.warmup_s).callbacks.append(
             lambda ev: snaps.__setitem__("warmup", arch.usage_snapshot(env.now)))
+    # an incident is an event, not a month of it: the steady state is measured before it
+    t_inc = min((i.at_s for i in scn.workload.incidents), default=None)
+    if t_inc is not None and t_inc > scn.warmup_s:
+        env.timeout(t_inc).callbacks.append(
+            lambda ev: snaps.__setitem__("incident", arch.usage_snapshot(env.now)))
     gc_was = gc.isenabled()
     gc.disable()  # the run creates few long-lived cycles; cyclic GC passes only cost time
     t0 = time.perf_counter()
@@ -83,8 +88,9 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
             bar.close()
         arch.finalize(end)
         snaps["end"] = arch.usage_snapshot(end)
-        if "warmup" in snaps and snaps["warmup"]["t"] >= end:
-            del snaps["warmup"]
+        for k in ("warmup", "incident"):
+            if k in snaps and snaps[k]["t"] >= end:
+                del snaps[k]
     finally:
         if gc_was:
             gc.enable()

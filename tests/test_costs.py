@@ -257,3 +257,25 @@ def test_dynamodb_on_demand_example_quantities_at_the_current_rate():
                     "dynamodb.read_request_units": 42_177_000})
     assert line(df, "dynamodb.write_request_units") == 26.36
     assert line(df, "dynamodb.read_request_units") == 5.27
+
+
+def test_an_incident_is_priced_once_not_as_a_month_of_it():
+    """The storm scenario's month is its steady state (the same as without the storm, within
+    the sampling of two windows); the storm's own cost is an event, and dropping more clients
+    costs more."""
+    import simulator as sim
+    from tests.conftest import small
+
+    base = {"duration_s": 240.0, "warmup_s": 30.0, "workload.clients": 4000}
+    drop = lambda f: [{"kind": "mass_drop", "at_s": 150.0, "fraction": f}]  # noqa: E731
+    calm = sim.run(small("reconnect-storm", **base, **{"workload.incidents": []}))
+    half = sim.run(small("reconnect-storm", **base, **{"workload.incidents": drop(0.5)}))
+    full = sim.run(small("reconnect-storm", **base, **{"workload.incidents": drop(1.0)}))
+    assert "incident_cost_usd" not in calm.summary
+    for res in (half, full):
+        assert res.summary["cost_usd_per_month"] == pytest.approx(
+            calm.summary["cost_usd_per_month"], rel=0.05)
+        assert "priced once" in res.cost_projection
+    assert 0 < half.summary["incident_cost_usd"] < full.summary["incident_cost_usd"]
+    # the event's cost is a small fraction of the month: it is not projected as one
+    assert full.summary["incident_cost_usd"] < 0.01 * full.summary["cost_usd_per_month"]

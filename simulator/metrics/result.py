@@ -83,17 +83,34 @@ class Result:
         self.usage_by_region, _ = _usage_between(zero, end, scn, month_s)
         self.usage = _merged(self.usage_by_region)
         measured, window_s = _usage_between(start, end, scn, month_s)
+        incident = snaps.get("incident")
+        steady, steady_s = (_usage_between(start, incident, scn, month_s) if incident
+                            else (measured, window_s))
         self.monthly_usage_by_region = {}
-        for region, u in measured.items():
+        for region, u in steady.items():
             self.monthly_usage_by_region[region], self.cost_projection = project_month(
-                u, window_s, month_s, scn.billing.hourly_load)
+                u, steady_s, month_s, scn.billing.hourly_load)
         self.monthly_usage = _merged(self.monthly_usage_by_region)
+        #: with an incident: the usage it added over the steady state, once (an event)
+        self.incident_usage_by_region = (
+            {r: {k: max(0.0, q - steady[r].get(k, 0.0) * window_s / steady_s)
+                 for k, q in u.items()} for r, u in measured.items()} if incident else {})
+        if incident:
+            self.cost_projection = (
+                f"steady state before the first incident ({steady_s:g} s after warm-up) "
+                f"projected: {self.cost_projection}; the incident's extra usage over that "
+                "steady state is priced once (incident_cost_usd), not as a month of it")
+        elif scn.workload.incidents:
+            self.cost_projection += ("; the first incident is inside the warm-up, so the "
+                                     "projection includes it as if it lasted all month")
         self.costs, self.monthly_costs, self.cost_note = _price_both(self, scn)
         self.histograms_by_location = hists.get("by_location", {})
         self.histograms_by_region = hists.get("by_region", {})
         self.latency_stages = hists.get("stages")
         extra = _cost_keys(self, start, end, window_s, month_s)
         extra["zombie_cost_usd_per_month"] = _zombie_cost(self, scn, start, end, window_s, month_s)
+        if incident and not self.cost_note:
+            extra["incident_cost_usd"] = _incident_cost(self, scn)
         extra.update(_geo_keys(self, arch.gauges()))
         extra.update(_stage_keys(self))
         self.summary = _summary(self, arch.gauges(), sim_events, wall_seconds, extra)
@@ -147,6 +164,20 @@ def _ms(x: float) -> float | None:
 
 def _s(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else round(x, 3)
+
+
+def _incident_cost(res, scn) -> float:
+    """What the incident added to a month's bill: the monthly steady state plus its extra
+    usage (once), priced at the month's tiers, less the steady state alone."""
+    from simulator.costs import price
+
+    total = 0.0
+    for r, month in res.monthly_usage_by_region.items():
+        extra = res.incident_usage_by_region.get(r, {})
+        both = {k: month.get(k, 0.0) + extra.get(k, 0.0) for k in set(month) | set(extra)}
+        total += float(price(both, r, scn.billing.free_tier)["cost_usd"].sum()
+                       - price(month, r, scn.billing.free_tier)["cost_usd"].sum())
+    return total
 
 
 def _stage_keys(res) -> dict:

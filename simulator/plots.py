@@ -711,3 +711,135 @@ def outage_timeline(res, title: str | None = None) -> Figure:
     fig.suptitle(title or f"{scn.name}: {scn.architecture}")
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- one run's answer
+
+#: time series of a run: (label, use column(s), limit column or params key, colour)
+_LIMIT_SERIES = (
+    ("API Gateway account throttle", ("posts_sent_per_s", "posts_throttled_per_s",
+                                      "inbound_messages_per_s"), "apigw_throttle_rps",
+     "tab:red"),
+    ("API Gateway new connections", ("connections_attempted_per_s",),
+     "api_gateway.new_connections_per_s", "tab:orange"),
+    ("Lambda concurrency", ("lambda_concurrency",), "lambda_concurrency_limit", "tab:blue"),
+    ("DynamoDB reads", ("dynamodb_read_units_per_s",), "dynamodb_read_capacity_per_s",
+     "tab:green"),
+    ("DynamoDB writes", ("dynamodb_write_units_per_s",), "dynamodb_write_capacity_per_s",
+     "tab:olive"),
+)
+
+
+def limits_over_time(res, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Each quota's use as a share of its limit, per simulated second, on one axis with the
+    100% line; the seconds in which a load limit refused requests marked along the top.
+
+    Parameters
+    ----------
+    res : Result
+        One run (designs with API Gateway, Lambda and DynamoDB; others show what they have).
+    """
+    ts = res.timeseries
+    ax = _new_ax(ax, figsize=(11, 4.5))
+    n_reg = max(len(res.usage_by_region), 1)
+    peak = 0.0
+    for label, uses, limit, color in _LIMIT_SERIES:
+        if not all(u in ts for u in uses):
+            continue
+        use = sum(ts[u] for u in uses)
+        if limit in ts:
+            lim = ts[limit]
+        else:
+            try:
+                lim = float(res.params[limit]) * n_reg
+            except KeyError:
+                continue
+        share = 100.0 * use / lim.where(lim > 0) if isinstance(lim, pd.Series) else (
+            100.0 * use / lim if lim > 0 else None)
+        if share is None or not np.isfinite(share.max()) or share.max() <= 0:
+            continue
+        peak = max(peak, float(share.max()))
+        ax.plot(ts.index, share, color=color, lw=1.3, label=f"{label} (peak {share.max():.0f}%)")
+    ax.axhline(100.0, color="black", lw=1.2, ls="--", label="the limit (100%)")
+    br = res.breaches
+    refused = br[br["effect"] == "refused"] if len(br) else br
+    top = max(peak, 100.0) * 1.08
+    if len(refused):
+        for k, (q, g) in enumerate(refused.groupby("quota")):
+            ax.plot(g["time_s"], np.full(len(g), top * (1.15 + 0.05 * k)), "|", ms=8,
+                    color=_LIMIT_COLORS[k % len(_LIMIT_COLORS)],
+                    label=f"refused: {q} ({g['count'].sum():,.0f})")
+    if res.scenario.warmup_s > 0:
+        ax.axvspan(0, res.scenario.warmup_s, color="grey", alpha=SHADE, label="warm-up")
+    ax.set_yscale("symlog", linthresh=1.0)
+    ax.set_ylim(0, top * 1.6)
+    ax.set_xlabel("simulated time (s)")
+    ax.set_ylabel("use as a share of the limit (%, log above 1%)")
+    ax.grid(True, alpha=0.3)  # not a catalog value
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    ax.set_title(title or f"{res.scenario.name}: how close each limit came")
+    return ax
+
+
+def latency_tail(res, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """The share of deliveries slower than each latency (1 − CDF), log-log: the tail that a
+    CDF hides, with p50, p99 and p99.9 marked."""
+    v, c = res.histogram.cdf()
+    if v.size == 0:
+        raise ValueError("no delivery latency was recorded")
+    ax = _new_ax(ax, figsize=(9, 4.5))
+    tail = np.clip(1.0 - np.r_[0.0, c[:-1]], 1e-7, 1.0)
+    ax.step(v * 1000.0, tail, where="post", color="tab:blue", lw=1.6, label="deliveries")
+    for q, color in ((0.5, "tab:green"), (0.99, "tab:orange"), (0.999, "tab:red")):
+        x = res.histogram.quantile(q) * 1000.0
+        ax.axvline(x, color=color, ls="--", lw=THIN, label=f"{_qname(q)} = {fmt_ms(x)}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("delivery latency (ms, log scale)")
+    ax.set_ylabel("share of deliveries slower (log scale)")
+    ax.grid(True, which="both", alpha=0.3)  # not a catalog value
+    ax.legend(loc="lower left", fontsize="small")
+    ax.set_title(title or f"{res.scenario.name}: the latency tail")
+    return ax
+
+
+#: colours of the latency stages (simulator.metrics.stages.STAGES)
+STAGE_COLORS = {"network": "#4c72b0", "api_gateway": "#8172b3", "lambda_cold_start": "#c44e52",
+                "lambda_handler": "#dd8452", "dynamodb": "#55a868",
+                "tier_or_cross_region": "#937860", "post_slot_wait": "#d62728",
+                "throttle_wait": "#ff7f0e", "post_call": "#64b5cd", "service": "#8c8c8c"}
+
+
+def latency_stages(results, ax: Axes | None = None, quantiles=(0.5, 0.99),
+                   title: str | None = None) -> Axes:
+    """What the latency is made of: for each run (a Result, or a dict label -> Result) and each
+    quantile, a bar of the stage shares of the deliveries at that quantile, with its latency."""
+    from simulator.metrics.stages import STAGES
+
+    runs = results if isinstance(results, dict) else {results.scenario.architecture: results}
+    bars = []
+    for name, r in runs.items():
+        for q in quantiles:
+            sh = r.latency_stages.shares_at(q) if r.latency_stages is not None else {}
+            bars.append((f"{name} {_qname(q)} ({fmt_ms(r.quantile(q))})", sh))
+    ax = _new_ax(ax, figsize=(11, 0.6 * len(bars) + 1.8))
+    y = np.arange(len(bars))
+    left = np.zeros(len(bars))
+    for stage in STAGES:
+        v = np.array([100.0 * sh.get(stage, 0.0) for _, sh in bars])
+        if not v.any():
+            continue
+        ax.barh(y, v, left=left, color=STAGE_COLORS[stage], label=stage.replace("_", " "),
+                height=BAR_WIDTH)
+        for yy, x0, w in zip(y, left, v):
+            if w >= 8:
+                ax.text(x0 + w / 2, yy, f"{w:.0f}%", ha="center", va="center",
+                        fontsize="x-small", color=_ink(STAGE_COLORS[stage]))
+        left += v
+    ax.set_yticks(y, [b for b, _ in bars])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("share of the delivery latency at that quantile (%)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", title="stage")
+    ax.set_title(title or "what the latency is made of")
+    return ax

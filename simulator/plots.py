@@ -822,7 +822,7 @@ def latency_stages(results, ax: Axes | None = None, quantiles=(0.5, 0.99),
         for q in quantiles:
             sh = r.latency_stages.shares_at(q) if r.latency_stages is not None else {}
             bars.append((f"{name} {_qname(q)} ({fmt_ms(r.quantile(q))})", sh))
-    ax = _new_ax(ax, figsize=(11, 0.6 * len(bars) + 1.8))
+    ax = _new_ax(ax, figsize=(11, 0.6 * len(bars) + 1.8))  # not a catalog value
     y = np.arange(len(bars))
     left = np.zeros(len(bars))
     for stage in STAGES:

@@ -22,6 +22,8 @@ NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
 # Small-size parameter overrides, by notebook file name.
 OVERRIDES: dict[str, dict[str, object]] = {
+    "00_what_if.ipynb": {"duration_s": 20.0, "what_if_clients": 3000,
+                         "what_if_channel_size": 20},
     "01_quickstart.ipynb": {"clients": 300, "duration_s": 60.0, "warmup_s": 10.0},
     "02_basic_vs_broadcast.ipynb": {"sizes": [10, 300], "rates": [1.0], "duration_s": 40.0,
                                     "warmup_s": 10.0, "replications": 1, "workers": 1,

@@ -108,6 +108,38 @@ def multi_region_figures(replications: int, workers: int) -> dict:
     return {"global-chat": chat, "global-live-event": outage}
 
 
+#: the first-hour questions: (label, scenario, overrides) as the README runs them
+QUESTIONS = (
+    ("50k users in rooms of 20", "chat-basic",
+     ["--set", "workload.clients=50000", "--set", "workload.channels.size=20",
+      "--duration", "180", "--set", "warmup_s=30"]),
+    ("5,000 viewers of one live channel", "livestream-basic",
+     ["--set", "workload.clients=5000", "--set", "workload.publish.total_rate_per_s=1",
+      "--duration", "180", "--set", "warmup_s=30"]),
+    ("30,000 users reconnect after a deploy", "reconnect-storm",
+     ["--set", "workload.clients=30000"]),
+)
+
+
+def first_hour_figures() -> dict:
+    """The verdict of each first-hour question, as ``python -m simulator run`` prints it."""
+    import contextlib
+    import io
+
+    from simulator.cli import main as cli
+
+    out = {}
+    for label, name, args in QUESTIONS:
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            cli(["run", name, *args])
+        text = buf.getvalue()
+        verdict = text.split("\n\n", 1)[0]
+        out[label] = {"command": "python -m simulator run " + " ".join([name, *args]),
+                      "verdict": verdict}
+    return out
+
+
 def fmt_ms(ms: float) -> str:
     return f"{ms / 1000:,.1f} s" if ms >= 1000 else f"{ms:,.0f} ms"
 
@@ -116,13 +148,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", choices=["livestream", "multi_region"], default=None,
+    ap.add_argument("--only", choices=["livestream", "multi_region", "first_hour"], default=None,
                     help="recompute only these figures (keep the others)")
     args = ap.parse_args()
     out = json.loads(OUT.read_text()) if OUT.exists() else {}
     if args.only in (None, "multi_region"):
         out["multi_region"] = mr = multi_region_figures(args.replications, args.workers)
         print("multi_region:", json.dumps(mr, indent=1))
+    if args.only in (None, "first_hour"):
+        out["first_hour"] = fh = first_hour_figures()
+        for label, q in fh.items():
+            print(f"\n{label}: {q['command']}\n{q['verdict']}")
     if args.only in (None, "livestream"):
         out["livestream-basic"] = live = livestream_figures()
         print("livestream-basic:", json.dumps(live))

@@ -16,7 +16,7 @@ def _row(f: dict) -> str:
 
 def test_readme_quotes_every_design_comparison_row():
     for name, run in FIGURES.items():
-        if name in ("livestream-basic", "multi_region"):
+        if name in ("livestream-basic", "multi_region", "first_hour"):
             continue
         assert len(run["figures"]) == 5, name
         for f in run["figures"]:
@@ -38,7 +38,7 @@ def test_the_saved_rows_are_the_comparison_rows():
     from readme_figures import row_figures
 
     for name, run in FIGURES.items():
-        if name not in ("livestream-basic", "multi_region"):
+        if name not in ("livestream-basic", "multi_region", "first_hour"):
             assert [row_figures(r) for r in run["rows"]] == run["figures"]
 
 
@@ -83,3 +83,8 @@ def test_readme_quotes_the_outage():
                        ("lost", "(message, recipient) pairs lost, of the messages published")):
         row = f"| {label} | {o['basic'][key]} | {o['multi_region'][key]} |"
         assert row in README, row
+
+
+def test_readme_quotes_the_first_hour_verdicts():
+    for label, q in FIGURES["first_hour"].items():
+        assert f"$ {q['command']}\n{q['verdict']}\n" in README, label

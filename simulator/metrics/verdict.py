@@ -101,7 +101,9 @@ class Verdict:
             out.append(f"  first limit hit: {b['what']} ({b['quota']}) at {b['time_s']:.0f} s in "
                        f"{b['region']}: {b['count']:,.0f} requests refused{share}{over}")
         for c in self.closed_by_limits:
-            out.append(f"  design limit that closed connections: {c['quota']} "
+            kind = "incident" if c["quota"].startswith(("incident.", "region.")) else \
+                "design limit"
+            out.append(f"  {kind} that closed connections (not a refusal): {c['quota']} "
                        f"({c['count']:,.0f} closed)")
         lat = self.latency
         if lat.get("p50_ms") is not None:

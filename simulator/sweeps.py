@@ -80,8 +80,8 @@ def _cell(v):
     return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
 
 
-def sweep(scn: Scenario, grid: dict[str, Any], replications: int = 1, workers: int = 1
-          ) -> pd.DataFrame:
+def sweep(scn: Scenario, grid: dict[str, Any], replications: int = 1, workers: int = 1,
+          progress: bool = True) -> pd.DataFrame:
     """Run a scenario over a grid of overrides.
 
     Parameters
@@ -95,6 +95,9 @@ def sweep(scn: Scenario, grid: dict[str, Any], replications: int = 1, workers: i
         Runs per point, with seeds spawned from ``scn.seed``.
     workers : int
         Processes; 1 runs in this process. Results are identical either way.
+    progress : bool
+        Show a progress bar (runs done, failed, time left): a widget in Jupyter, text in a
+        terminal.
 
     Returns
     -------
@@ -108,11 +111,24 @@ def sweep(scn: Scenario, grid: dict[str, Any], replications: int = 1, workers: i
         scn.with_overrides(p)
     seeds = replication_seeds(scn.seed, replications)
     jobs = [(scn, p, r, s) for p in points for r, s in enumerate(seeds)]
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc=f"sweep {scn.name}", unit="run", disable=not progress)
+    failed = [0]
+
+    def done(row):
+        failed[0] += row.get("error") is not None
+        bar.update(1)
+        if failed[0]:
+            bar.set_postfix(failed=failed[0])
+
     try:
-        rows = run_jobs(_run_one, jobs, workers)
+        rows = run_jobs(_run_one, jobs, workers, on_done=done)
     except Interrupted as e:
         raise Interrupted(f"sweep interrupted after {len(e.partial)} of {len(jobs)} runs",
                           pd.DataFrame(e.partial)) from None
+    finally:
+        bar.close()
     return pd.DataFrame(rows)
 
 

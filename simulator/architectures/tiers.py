@@ -549,6 +549,7 @@ class SqsFanout(_WorkerTier):
 
     def probes(self, rec) -> None:
         rec.probe("esm_pollers", lambda t: self.level)
+        rec.probe("esm_pollers_max", lambda t: self.cap)
         rec.probe("sqs_messages_waiting", lambda t: len(self.ready))
         rec.rate_probe("sqs_messages_per_s", "sqs.messages")
         rec.rate_probe("duplicates_per_s", "deliveries.duplicates")

@@ -118,9 +118,11 @@ class Verdict:
                                                     for k, v in top))
         if len(self.headroom):
             out.append("  headroom (peak use against each limit):")
+            w = max(len(x) for x in self.headroom["limit"])
             for _, r in self.headroom.iterrows():
-                out.append(f"    {r['limit']:<44} {r['peak_use']:>12,.0f} of {r['limit_value']:>10,.0f}"
-                           f" /s  {r['peak_share']:>6.0%}  (raise: {r['raise']})")
+                out.append(f"    {r['limit']:<{w}} {r['peak_use']:>10,.0f} of "
+                           f"{r['limit_value']:>9,.0f} {r['unit']:<8} {r['peak_share']:>6.0%}  "
+                           f"(raise: {r['raise']})")
         if self.binding:
             out.append(f"  BINDING: {self.binding}")
         if self.advice:
@@ -151,7 +153,7 @@ def headroom(res) -> pd.DataFrame:
     n_reg = max(len(res.usage_by_region), 1)
     rows = []
 
-    def add(name, key, use, limit, raise_key):
+    def add(name, key, use, limit, raise_key, unit="/s"):
         if use is None or limit is None:
             return
         u, lim, share = _peak(use, limit)
@@ -161,7 +163,7 @@ def headroom(res) -> pd.DataFrame:
                      "peak_share": share,
                      "at_s": float(use.index[int(np.argmax((use / lim).to_numpy()))]),
                      "total": float(use.sum()) * res.scenario.engine.timeseries_step_s,
-                     "raise": raise_key})
+                     "unit": unit, "raise": raise_key})
 
     col = ts.get
     if col("apigw_throttle_rps") is not None and ts["apigw_throttle_rps"].max() > 0:
@@ -179,7 +181,19 @@ def headroom(res) -> pd.DataFrame:
             f"aws.{arch}.connect_per_s")
     if col("lambda_concurrency_limit") is not None and ts["lambda_concurrency_limit"].max() > 0:
         add("Lambda concurrency", "lambda.account_concurrency", ts["lambda_concurrency"],
-            ts["lambda_concurrency_limit"], "aws.lambda.account_concurrency")
+            ts["lambda_concurrency_limit"], "aws.lambda.account_concurrency", "at once")
+    if col("lambda_cold_starts_per_s") is not None and p["lambda.scaling_envs_per_s"] > 0:
+        # new environments in any 10 s against one function's 1,000 per 10 s (all functions
+        # counted together: an upper bound of any one function's use)
+        window = max(1, int(round(10.0 / res.scenario.engine.timeseries_step_s)))  # not a catalog value
+        made = ts["lambda_cold_starts_per_s"].rolling(window, min_periods=1).sum()
+        add("Lambda scaling (new environments per 10 s, all functions)", "lambda.scaling_rate",
+            made, p["lambda.scaling_envs_per_s"] * window * res.scenario.engine.timeseries_step_s,
+            "aws.lambda.scaling_envs_per_s", "per 10 s")
+    if col("esm_pollers_max") is not None:
+        add("SQS event source mapping concurrency", "sqs.esm_max_concurrency",
+            ts["esm_pollers"], ts["esm_pollers_max"], "app.sqs_tier.maximum_concurrency",
+            "at once")
     for kind in ("read", "write"):
         cap = col(f"dynamodb_{kind}_capacity_per_s")
         if cap is not None and cap.max() > 0:
@@ -193,7 +207,7 @@ def headroom(res) -> pd.DataFrame:
             ts["put_events_per_s"] + ts["put_events_refused_per_s"], ts["put_events_quota_per_s"],
             "aws.eventbridge.put_events_per_s")
     df = pd.DataFrame(rows, columns=["limit", "key", "peak_use", "limit_value", "peak_share",
-                                     "at_s", "total", "raise"])
+                                     "at_s", "total", "unit", "raise"])
     return df.sort_values("peak_share", ascending=False, ignore_index=True)
 
 

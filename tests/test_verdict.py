@@ -79,3 +79,16 @@ def test_a_limit_brushed_by_a_few_requests_does_not_bind_over_the_latency_bound(
     assert binding == "app.posts_in_flight" and "50 posts in flight" in advice
     heavy = [dict(brush[0], count=1.7e6, share=0.6, peak_share=2.6)]
     assert _advice(heavy, pd.DataFrame(), stages, Res)[0] == "api_gateway.account_throttle"
+
+
+def test_one_big_channel_is_one_hot_partition():
+    """Every read of a live channel goes to one partition key: the hottest partition's use is
+    the table's, and it comes far closer to its 3,000 units/s than the table to its capacity."""
+    room = sim.run(small("livestream-basic", **LIVE)).verdict().headroom.set_index("key")
+    hot, table = room.loc["dynamodb.partition_read"], room.loc["dynamodb.read_capacity"]
+    assert hot["peak_use"] == table["peak_use"]
+    assert hot["peak_share"] > 3 * table["peak_share"]
+    chat = sim.run(small("chat-basic", duration_s=60.0, warmup_s=15.0)).verdict().headroom
+    chat = chat.set_index("key")
+    assert chat.loc["dynamodb.partition_read", "peak_use"] < chat.loc["dynamodb.read_capacity",
+                                                                     "peak_use"] / 10

@@ -152,6 +152,13 @@ def common_probes(rec, reg, regions: dict, design=None) -> None:
               lambda t: sum(tb.capacity.limits()[0] for tb in tables))
     rec.probe("dynamodb_write_capacity_per_s",
               lambda t: sum(tb.capacity.limits()[1] for tb in tables))
+    if tables:   # the hottest partition (a channel's rows) in the last second, of any table
+        rec.probe("dynamodb_hot_partition_read_units_per_s",
+                  lambda t: max(tb.hot_read_per_s for tb in tables))
+        rec.probe("dynamodb_hot_partition_write_units_per_s",
+                  lambda t: max(tb.hot_write_per_s for tb in tables))
+        rec.probe("dynamodb_partition_read_limit_per_s", lambda t: tables[0].part_r)
+        rec.probe("dynamodb_partition_write_limit_per_s", lambda t: tables[0].part_w)
     gws = [r.edge_gateway for r in stacks if hasattr(r.edge_gateway, "account")]
     rec.probe("apigw_throttle_tokens", lambda t: sum(g.account.level(t) for g in gws))
     rec.probe("apigw_throttle_rps", lambda t: sum(g.account.rate for g in gws))

@@ -107,6 +107,11 @@ class Table:
         self.part_w = params["dynamodb.partition_max_write_units_per_s"]
         self._parts: dict[int, tuple[TokenBucket, TokenBucket]] = {}
         self._last = (0.0, 0.0)
+        # units per partition in the current step: the hottest partition's use per second
+        self._step_r: dict[int, float] = {}
+        self._step_w: dict[int, float] = {}
+        self.hot_read_per_s = 0.0
+        self.hot_write_per_s = 0.0
         for k in ("dynamodb.read_units", "dynamodb.write_units", "dynamodb.throttles",
                   "dynamodb.read_throttles", "dynamodb.write_throttles"):
             self.c[k] += 0.0
@@ -140,6 +145,7 @@ class Table:
         if part.try_take(now, units):
             if table.try_take(now, units):
                 self.c["dynamodb.read_units"] += units
+                self._step_r[channel] = self._step_r.get(channel, 0.0) + units
                 return True
             part.refund(units)  # the table refused: the partition's units were not used
         return self._throttled(now, "dynamodb.partition_read_units" if part.tokens < units
@@ -154,6 +160,7 @@ class Table:
             table.try_take(now, units)
             part.try_take(now, self.item_wu)
             self.c["dynamodb.write_units"] += units
+            self._step_w[channel] = self._step_w.get(channel, 0.0) + self.item_wu
             return True
         return self._throttled(now, "dynamodb.partition_write_units" if part.tokens < self.item_wu
                                else "dynamodb.table_write_capacity", "write")
@@ -188,3 +195,7 @@ class Table:
         lr, lw = self._last
         self._last = (r, w)
         self.capacity.tick(now, (r - lr) / step_s, (w - lw) / step_s)
+        self.hot_read_per_s = max(self._step_r.values(), default=0.0) / step_s
+        self.hot_write_per_s = max(self._step_w.values(), default=0.0) / step_s
+        self._step_r.clear()
+        self._step_w.clear()

@@ -199,6 +199,12 @@ def headroom(res) -> pd.DataFrame:
         if cap is not None and cap.max() > 0:
             add(f"DynamoDB {kind} capacity (units/s)", f"dynamodb.{kind}_capacity",
                 ts[f"dynamodb_{kind}_units_per_s"], cap, "aws.dynamodb.capacity")
+    for kind in ("read", "write"):
+        if col(f"dynamodb_hot_partition_{kind}_units_per_s") is not None:
+            add(f"DynamoDB hottest partition, {kind}s (units/s)", f"dynamodb.partition_{kind}",
+                ts[f"dynamodb_hot_partition_{kind}_units_per_s"],
+                ts[f"dynamodb_partition_{kind}_limit_per_s"],
+                "smaller channels, or a channel's rows over several partition keys")
     if col("sns_publish_quota_per_s") is not None:
         add("SNS publishes/s", "sns.publish_per_s", ts["sns_publishes_per_s"],
             ts["sns_publish_quota_per_s"], "aws.sns.publish_per_s")

@@ -843,3 +843,39 @@ def latency_stages(results, ax: Axes | None = None, quantiles=(0.5, 0.99),
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small", title="stage")
     ax.set_title(title or "what the latency is made of")
     return ax
+
+
+def connections_and_lambda(res, title: str | None = None) -> Figure:
+    """Two panels over simulated time: connections (open, half-open, zombie rows) on a log
+    scale, so that a few stale rows next to thousands of open connections stay visible; and
+    Lambda concurrency by function, stacked, under the account limit."""
+    import matplotlib.pyplot as plt
+
+    ts = res.timeseries
+    scn = res.scenario
+    fig, (ax_conn, ax_lambda) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    for col, lab in (("connections_open", "open"), ("connections_half_open", "half-open"),
+                     ("zombie_rows", "zombie rows")):
+        ax_conn.plot(ts.index, ts[col].clip(lower=0.8), label=f"{lab} (end: {ts[col].iloc[-1]:,.0f})")
+    ax_conn.set_yscale("log")
+    ax_conn.set_ylabel("connections (log scale)")
+    ax_conn.set_title("Connections")
+    fns = [c for c in ts.columns if c.startswith("lambda_concurrency_")
+           and c != "lambda_concurrency_limit"]
+    if fns:
+        ax_lambda.stackplot(ts.index, *[ts[c] for c in fns],
+                            labels=[c.removeprefix("lambda_concurrency_") for c in fns], alpha=0.8)
+        ax_lambda.plot(ts.index, ts["lambda_concurrency_limit"], color="black", ls="--",
+                       label=f"account limit ({ts['lambda_concurrency_limit'].iloc[-1]:,.0f})")
+        ax_lambda.set_yscale("symlog", linthresh=10)
+    ax_lambda.set_ylabel("concurrent executions (log above 10)")
+    ax_lambda.set_title("Lambda concurrency by function (stacked)")
+    ax_lambda.set_xlabel("simulated time (s)")
+    for ax in (ax_conn, ax_lambda):
+        if scn.warmup_s > 0:
+            ax.axvspan(0, scn.warmup_s, color="grey", alpha=SHADE, lw=0, label="warm-up")
+        ax.grid(True, alpha=0.3)  # not a catalog value
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    fig.suptitle(title or f"{scn.name}: connections and Lambda")
+    fig.tight_layout()
+    return fig

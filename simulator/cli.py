@@ -340,7 +340,8 @@ def _sweep(sim, scn, args) -> int:
     code, what = 0, ""
     try:
         df = sim.sweep(scn, grid, replications=_int_flag("replications", args.replications),
-                       workers=_int_flag("workers", args.workers))
+                       workers=_int_flag("workers", args.workers),
+                       progress=sys.stderr.isatty())
     except Interrupted as e:
         df, code, what = e.partial.assign(partial=True), 130, e.what
     cols = [c for c in df.columns if c.startswith("param.")] + [

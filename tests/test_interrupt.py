@@ -17,8 +17,10 @@ CMD = [sys.executable, "-m", "simulator"]
 
 def interrupt(args, after_s, tmp_path=None):
     """Start the CLI, send SIGINT after ``after_s`` seconds; (status, stdout, stderr)."""
+    # a shell's background job (CI) may ignore SIGINT, and children inherit that: restore it
     p = subprocess.Popen(CMD + args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+                         text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(after_s)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)

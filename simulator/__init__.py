@@ -7,13 +7,14 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> res.summary["latency_p99_ms"], res.breaches, res.timeseries
 >>> cmp = sim.compare(scn, ["basic", "sns", "sqs", "appsync", "managed"], replications=3)
 >>> cmp.table, cmp.cdf()
+>>> print(res.verdict())          # what broke first, what binds, headroom, what to change
 """
 
 from simulator.catalog import load_catalog
 from simulator.compare import Comparison, compare, compare_sweep, crossovers
 from simulator.costs import price
 from simulator.engine import run
-from simulator.errors import ScenarioError
+from simulator.errors import Interrupted, ScenarioError
 from simulator.metrics.result import SUMMARY_KEYS, Result
 from simulator.scenario import Params, Scenario, load_scenario, resolve, scenario_from_dict
 from simulator.sweeps import summarize, sweep
@@ -22,6 +23,7 @@ from simulator.workload.geography import geography_frame, regional_quotas
 __all__ = [
     "SUMMARY_KEYS",
     "Comparison",
+    "Interrupted",
     "Params",
     "Result",
     "Scenario",

@@ -330,6 +330,7 @@ class LambdaConfig(Model):
     scaling_burst_envs: PosFloat | None = None
     invocation_rps_per_concurrency: PosFloat | None = None
     idle_env_lifetime_s: PosFloat | None = None
+    env_reuse: Literal["most_recent", "least_recent"] | None = None
     functions: Functions = Functions()
 
 
@@ -996,6 +997,7 @@ _CATALOG_MAP = {
     "lambda.scaling_burst_envs": "lambda.scaling_burst_envs",
     "lambda.invocation_rps_per_concurrency": "lambda.invocation_rps_per_concurrency",
     "lambda.idle_env_lifetime_s": "behaviour.lambda_idle_env_lifetime_s",
+    "lambda.env_reuse": "behaviour.lambda_env_reuse",
     "dynamodb.partition_max_read_units_per_s": "dynamodb.partition_max_read_units_per_s",
     "dynamodb.partition_max_write_units_per_s": "dynamodb.partition_max_write_units_per_s",
     "dynamodb.table_max_read_units_per_s": "dynamodb.table_max_read_units_per_s",
@@ -1088,8 +1090,13 @@ class Params:
                         if v == default else
                         ("scenario", f"aws.lambda.functions.{fname}.{field} in scenario {scn.name!r}"))
 
+    #: every key any Params object was asked for in this process (the catalog test's evidence
+    #: that an entry is read by the model)
+    read_keys: set[str] = set()
+
     def __getitem__(self, key: str) -> Any:
         v = self._values[key]
+        Params.read_keys.add(key)
         if isinstance(v, dict) and "kind" in v:
             d = self._dists.get(key)
             if d is None:
@@ -1099,6 +1106,7 @@ class Params:
         return v
 
     def raw(self, key: str) -> Any:
+        Params.read_keys.add(key)
         return self._values[key]
 
     def frame(self):

@@ -16,6 +16,7 @@ def service(concurrency=1_000_000, lifetime=600.0, scaling_rate=1e9, burst=1e9):
     params = {
         "lambda.account_concurrency": concurrency,
         "behaviour.lambda_idle_env_lifetime_s": lifetime,
+        "behaviour.lambda_env_reuse": "most_recent",   # what the brute force implements
         "lambda.scaling_envs_per_s": scaling_rate,
         "lambda.scaling_burst_envs": burst,
         "lambda.billing_granularity_s": 0.001,

@@ -37,6 +37,9 @@ class LambdaService:
         self.region = region
         self.account_limit = int(params["lambda.account_concurrency"])
         self.idle_lifetime = float(params["behaviour.lambda_idle_env_lifetime_s"])
+        #: which idle environment serves the next request: the most recently idle (LIFO: surplus
+        #: environments age out) or the least recently idle (FIFO: all stay warm)
+        self.most_recent = params["behaviour.lambda_env_reuse"] == "most_recent"
         self.scaling_rate = float(params["lambda.scaling_envs_per_s"])
         self.scaling_burst = float(params["lambda.scaling_burst_envs"])
         self.granularity = float(params["lambda.billing_granularity_s"])
@@ -77,8 +80,9 @@ class LambdaFunction:
 
     Notes
     -----
-    * Reuse: the most recently idle environment serves the next request; environments idle
-      for longer than ``idle_lifetime`` are reclaimed (behaviour catalog).
+    * Reuse: the most recently idle environment serves the next request (or the least
+      recently idle: ``behaviour.lambda_env_reuse``); environments idle for longer than
+      ``idle_lifetime`` are reclaimed (behaviour catalog).
     * A request that finds no idle environment needs a new one: it must fit in the
       function's reserved concurrency (or the account's unreserved pool), and take a token
       from the scaling bucket (1,000 environments per 10 s per function). Otherwise: 429.
@@ -130,7 +134,10 @@ class LambdaFunction:
             while idle and idle[0] <= cutoff:
                 idle.popleft()
             if idle:
-                idle.pop()
+                if svc.most_recent:
+                    idle.pop()
+                else:
+                    idle.popleft()
             elif self.scaling.try_take(now):
                 cold = True
             else:

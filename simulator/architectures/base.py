@@ -166,7 +166,7 @@ def common_probes(rec, reg, regions: dict, design=None) -> None:
     rec.rate_probe("dynamodb_write_units_per_s", "dynamodb.write_units")
     rec.rate_probe("dynamodb_throttles_per_s", "dynamodb.throttles")
     rec.rate_probe("messages_published_per_s", "messages.published")
-    rec.rate_probe("deliveries_per_s", "deliveries.succeeded")
+    rec.binned("deliveries_per_s")   # counted when each post completes, not when decided
     rec.rate_probe("posts_to_half_open_per_s", "deliveries.stale_lost")
     rec.rate_probe("posts_gone_per_s", "deliveries.stale_gone")
     rec.rate_probe("posts_throttled_per_s", "api_gateway.throttled_posts")

@@ -346,6 +346,7 @@ class Fanout:
         if dur > limit or n > self.sample_above:
             return self._start_arrays(now, t_pub, live, half, gone, deadline, record, i0, n,
                                       starts, dur, ctx)
+        self.rec.bin_add("deliveries_per_s", now, now + dur, live)
         if record and live > 0:
             self._record_range(i0, n, starts, now - t_pub, live / n)
             if self.geo is not None:
@@ -376,6 +377,7 @@ class Fanout:
             comp = comp[ok]
             end = deadline
             live, half, gone = self._split(attempted, live, half, gone)
+        self.rec.bin_add("deliveries_per_s", now, end, live)
         if record and live > 0:
             w = live / attempted
             if self.stages is not None:
@@ -545,6 +547,7 @@ class Fanout:
             g_rows = rowi[gmask]
             nrow = rows.size
             succ = np.bincount(g_rows[kd == 0], minlength=nrow)
+            self.rec.bin_add("deliveries_per_s", t, t, int(succ.sum()))
             halfc = np.bincount(g_rows[kd == 1], minlength=nrow)
             gonec = np.bincount(g_rows[kd == 2], minlength=nrow)
             first = flatAT[gi] == 1

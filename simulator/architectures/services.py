@@ -364,6 +364,7 @@ class Broadcast:
                 self.rec.breaches.add(now, f"{self.ns}.outbound_messages_per_s",
                                       f"{self.ns}:broadcast", self.region, short)
         c["deliveries.succeeded"] += ok_live
+        self.rec.bin_add("deliveries_per_s", now, now, ok_live)
         c["deliveries.stale_lost"] += ok_half
         self.arch.integrity.posts(ok_live, live - ok_live)
         written = ok_live + ok_half

@@ -86,6 +86,29 @@ class Recorder:
         self._rate_probes: list[tuple[str, str]] = []
         self._prev: dict[str, float] = {}
         self._rows: list[list[float]] = []
+        self._binned: dict[str, dict[int, float]] = {}
+
+    def binned(self, name: str) -> None:
+        """A per-second series filled by :meth:`bin_add` (events counted in the second they
+        happen, even when the code learns of them later)."""
+        self._binned.setdefault(name, {})
+
+    def bin_add(self, name: str, t0: float, t1: float, n: float) -> None:
+        """``n`` events spread evenly over ``[t0, t1]`` (all at ``t0`` when ``t1 <= t0``)."""
+        bins = self._binned.get(name)
+        if bins is None or n == 0:
+            return
+        step = self.step_s
+        k0 = int(t0 // step)
+        if t1 <= t0 or int(t1 // step) == k0:
+            bins[k0] = bins.get(k0, 0.0) + n
+            return
+        span = t1 - t0
+        k1 = int(t1 // step)
+        for k in range(k0, k1 + 1):
+            lo, hi = max(t0, k * step), min(t1, (k + 1) * step)
+            if hi > lo:
+                bins[k] = bins.get(k, 0.0) + n * (hi - lo) / span
 
     def probe(self, name: str, fn: Callable[[float], float]) -> None:
         self._probes.append((name, fn))
@@ -106,6 +129,11 @@ class Recorder:
     def timeseries(self) -> pd.DataFrame:
         cols = ["time_s"] + [n for n, _ in self._probes] + [n for n, _ in self._rate_probes]
         df = pd.DataFrame(self._rows, columns=cols)
+        step = self.step_s
+        for name, bins in self._binned.items():
+            # the sample at t covers (t - step, t]: bin k holds [k step, (k + 1) step)
+            k = (df["time_s"] / step).round().astype(int) - 1
+            df[name] = [bins.get(int(x), 0.0) / step for x in k]
         return df.set_index("time_s")
 
 

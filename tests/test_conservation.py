@@ -82,3 +82,24 @@ def test_billed_messages_cover_inbound_and_outbound(result):
         "publishes.rejected.apigw_throttle", 0)
     assert c["apigw.messages.inbound"] >= inbound_ok
     assert c["apigw.messages.outbound"] >= c["deliveries.succeeded"] + c["deliveries.stale_lost"]
+
+
+def test_a_dropped_attempt_breaks_connection_conservation(monkeypatch):
+    """In-flight attempts are counted from the pending events, not from a running count that
+    moves with the totals: an edge that silently loses one attempt in fifty is caught."""
+    from simulator.architectures.apigw_edge import ApiGatewayEdge
+
+    real = ApiGatewayEdge.arrive
+    seen = [0]
+
+    def leaky(self, ev):
+        seen[0] += 1
+        if seen[0] % 50 == 0:
+            return          # neither established nor refused: lost
+        real(self, ev)
+
+    monkeypatch.setattr(ApiGatewayEdge, "arrive", leaky)
+    s = sim.run(shrink(SCENARIOS[0])).summary   # chat-basic
+    assert seen[0] >= 50
+    assert s["connections_attempted"] > (s["connections_established"] + s["connections_rejected"]
+                                         + s["connections_in_flight"])

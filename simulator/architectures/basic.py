@@ -361,7 +361,7 @@ class BasicArchitecture(Design):
     # -- end of run ------------------------------------------------------------------------------
     def finalize(self, now: float) -> None:
         self.finalize_region(now)
-        self.c["connections.in_flight"] = self.conns.conn_inflight
+        self.c["connections.in_flight"] = self.conns.in_flight()
         self._zombie_lifetimes(now)
         self.integrity.count(self.c, self.delivery.in_flight_live_posts)
 

@@ -140,7 +140,7 @@ class Connections:
         self.connected = Level()
         #: connections open per Region (billed minutes), in a design over several Regions
         self.connected_r = [Level() for _ in range(self.n_reg)] if self.n_reg > 1 else None
-        self.conn_inflight = 0  # attempts not yet established or refused (measured, not derived)
+        self.conn_inflight = 0  # attempts not yet established or refused (a running count)
         self.connect_hist = LogHistogram()
         self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
                             last_reconnect_s=None) for _ in w.incidents]
@@ -158,6 +158,23 @@ class Connections:
         if self.router is None:
             return self.region
         return self.router.names[int(self.reg.channel[i]) % self.n_reg]
+
+    def in_flight(self) -> int:
+        """Attempts under way, counted from the live state: the pending events that carry an
+        attempt through the edge (a retry or a reconnect waiting to start is not under way).
+        Unlike a running count, this misses an attempt that some path dropped: conservation
+        of connections then fails, as it should."""
+        n = 0
+        for _, _, _, ev in self.env._queue:
+            v = getattr(ev, "_value", None)
+            a = v[0] if isinstance(v, tuple) and v else v
+            if not isinstance(a, _Attempt):
+                continue
+            fn = ev.callbacks[0] if ev.callbacks else None
+            if getattr(fn, "__self__", None) is self:   # waiting to start: not under way
+                continue
+            n += 1
+        return n
 
     def attach(self, edge: Edge) -> None:
         self.edge = edge

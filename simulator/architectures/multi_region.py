@@ -222,6 +222,6 @@ class MultiRegionArchitecture(Design):
         conn = self.conns.connected
         conn.close(now)
         c = self.c
-        c["connections.in_flight"] = self.conns.conn_inflight
+        c["connections.in_flight"] = self.conns.in_flight()
         self._zombie_lifetimes(now)
         self.integrity.count(c, sum(h.delivery.in_flight_live_posts for h in self.hosts))

@@ -244,7 +244,7 @@ class ServiceArchitecture(Design):
         c = self.c
         c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
         c["deliveries.in_flight"] = 0
-        c["connections.in_flight"] = self.conns.conn_inflight
+        c["connections.in_flight"] = self.conns.in_flight()
         c["publishes.in_flight"] = 0
         self._zombie_lifetimes(now)
         self.integrity.count(c)

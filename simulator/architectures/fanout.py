@@ -163,9 +163,19 @@ class Fanout:
             return int(nz[0])
         return row.copy() if nz.size else 0
 
-    def _sink(self, vals: np.ndarray, w, mixes: list, lens, parts: dict | None = None) -> None:
-        """Add the downlink (by location) to completed posts and record them (and their
-        stages, ``parts``, when kept)."""
+    def _sink(self, vals: np.ndarray, w, mixes: list, lens, parts: dict | None = None,
+              draw=None) -> None:
+        """Add the downlink to completed posts and record them (and their stages, ``parts``,
+        when kept): ``draw(n)`` downlink draws, or with a geography by the recipients'
+        locations (``mixes``, one per record of ``lens`` posts)."""
+        if self.geo is None:
+            dn = draw(vals.size)
+            vals = vals + dn
+            self.hist.add(vals, w)
+            if parts is not None:
+                parts["network"] = parts["network"] + dn
+                self.stages.add(vals, w, parts)
+            return
         geo = self.geo
         loc = np.empty(vals.size, dtype=np.int64)
         pos = 0
@@ -246,16 +256,9 @@ class Fanout:
                 parts["post_slot_wait"] = wait
             vals += np.repeat(np.asarray(self._r_base), lens)
             w = np.repeat(np.asarray(self._r_w), lens)
-            if self.geo is None:
-                dn = _sample32(self.down, self.rng, total)
-                vals += dn
-                self.hist.add(vals, w)
-                if parts is not None:
-                    parts["network"] = parts["network"] + dn
-                    self.stages.add(vals, w, parts)
-            else:
-                self._sink(vals, w, self._r_mix, lens, parts)
-                self._r_mix.clear()
+            self._sink(vals, w, self._r_mix, lens, parts,
+                       lambda n: _sample32(self.down, self.rng, n))
+            self._r_mix.clear()
             self._r_start.clear()
             self._r_len.clear()
             self._r_off.clear()
@@ -276,16 +279,9 @@ class Fanout:
                 self._a_cp.clear()
                 self._a_send.clear()
             w = np.repeat(np.asarray(self._a_w), lens)
-            if self.geo is None:
-                dn = self.down.sample(self.rng, vals.size)
-                vals += dn
-                self.hist.add(vals, w)
-                if parts is not None:
-                    parts["network"] = parts["network"] + dn
-                    self.stages.add(vals, w, parts)
-            else:
-                self._sink(vals, w, self._a_mix, lens, parts)
-                self._a_mix.clear()
+            self._sink(vals, w, self._a_mix, lens, parts,
+                       lambda n: self.down.sample(self.rng, n))
+            self._a_mix.clear()
             self._a_vals.clear()
             self._a_base.clear()
             self._a_w.clear()

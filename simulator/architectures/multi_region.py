@@ -104,10 +104,7 @@ class MultiRegionArchitecture(Design):
     def start(self) -> None:
         self.conns.start(sources=[publish_source(self, self.route, self._publish_arrive)])
 
-    def tick(self, now: float, step: float) -> None:
-        for r in self.regions.values():
-            r.lam.advance(now)
-            r.table.tick(now, step)
+    tick = BasicArchitecture.tick   # every Region's Lambda service and table
 
     def probes(self, rec) -> None:
         common_probes(rec, self.reg, self.regions, self)

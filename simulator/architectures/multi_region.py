@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 
 from simulator.architectures.base import Design, common_probes, publish_source
-from simulator.architectures.basic import BasicArchitecture, _Ctx
+from simulator.architectures.basic import BasicArchitecture, _Ctx, publishes_in_flight
 from simulator.architectures.routing import RegionalEdges
 from simulator.primitives.events import Call
 from simulator.primitives.token_bucket import TokenBucket
@@ -220,5 +220,6 @@ class MultiRegionArchitecture(Design):
         conn.close(now)
         c = self.c
         c["connections.in_flight"] = self.conns.in_flight()
+        c["publishes.in_flight"] = publishes_in_flight(self.env)
         self._zombie_lifetimes(now)
         self.integrity.count(c, sum(h.delivery.in_flight_live_posts for h in self.hosts))

@@ -102,14 +102,14 @@ class Connections:
     draws : Draws
         The shared buffered draws (``u``, ``d_oneway``, ``d_backoff``).
     region : str
-    router : Router, optional
-        Which Region of the design an attempt goes to (DNS, outages); one Region without it.
+    router : Router
+        Which Region of the design an attempt goes to (DNS, outages).
     geo : Geography, optional
         Where the clients are (the one-way latency of a client at a location to a Region).
     """
 
     def __init__(self, env, scn, streams, recorder, reg, channels, integrity, heartbeat,
-                 reconnect, draws, region: str, router=None, geo=None):
+                 reconnect, draws, region: str, router, geo=None):
         from simulator.scenario import build_dist
         from simulator.workload.arrivals import ArrivalProcess
 
@@ -140,7 +140,6 @@ class Connections:
         self.connected = Level()
         #: connections open per Region (billed minutes), in a design over several Regions
         self.connected_r = [Level() for _ in range(self.n_reg)] if self.n_reg > 1 else None
-        self.conn_inflight = 0  # attempts not yet established or refused (a running count)
         self.connect_hist = LogHistogram()
         self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
                             last_reconnect_s=None) for _ in w.incidents]
@@ -155,8 +154,6 @@ class Connections:
 
     def region_name(self, i: int) -> str:
         """The Region serving slot ``i``."""
-        if self.router is None:
-            return self.region
         return self.router.names[int(self.reg.channel[i]) % self.n_reg]
 
     def in_flight(self) -> int:
@@ -221,8 +218,7 @@ class Connections:
         ch = self.channels.assign(rng.random(n))
         reg = self.reg
         loc = self.geo.locate(ch).tolist() if self.geo is not None else [0] * n
-        where = ([self.router.initial(lk) for lk in loc] if self.router is not None
-                 else [0] * n)
+        where = [self.router.initial(lk) for lk in loc]
         R = self.n_reg
         for k in range(n):
             i = reg.open(0.0, int(ch[k]) * R + where[k], float(resid[k]),
@@ -271,21 +267,16 @@ class Connections:
         self.c["connections.attempted"] += 1
         if a.k > 0 or a.gap is not None:
             self.c["connections.reconnect_attempts"] += 1
-        self.conn_inflight += 1
         a.t0 = now
-        if self.router is not None:
-            a.region = self.router.pick(now, a.loc)
+        a.region = self.router.pick(now, a.loc)
         self._at(self.oneway(a.loc, a.region) + self.edge.ingress(), self.edge.arrive, a)
 
     def reject(self, now: float, a: _Attempt, why: str, quota: str | None = None,
                 component: str = "") -> None:
-        self.conn_inflight -= 1
         self.c["connections.rejected"] += 1
         self.c[f"connections.rejected.{why}"] += 1
         if quota:
-            self.rec.breaches.add(now, quota, component,
-                                  self.region if self.router is None
-                                  else self.router.names[a.region])
+            self.rec.breaches.add(now, quota, component, self.router.names[a.region])
         if a.incident is not None:
             a.incident["rejected"] += 1
         self._retry(now, a)
@@ -322,7 +313,6 @@ class Connections:
         if self.connected_r is not None:
             self.connected_r[a.region].add(now, 1)
         self.c["connections.established"] += 1
-        self.conn_inflight -= 1
         if a.t0 >= self.warmup:
             self.connect_hist.add(np.array([now - a.t0 + self.oneway(a.loc, a.region)]))
         if a.incident is not None:

@@ -93,7 +93,6 @@ class MultiRegionArchitecture(Design):
         if self.strategy == "replication":
             per = self.payload.mean + scn.multi_region.message_item_overhead_bytes
             self.message_wu = math.ceil(per / params["dynamodb.write_unit_bytes"])
-        self.item_bytes = self.hosts[0].table.item_bytes
         self.write_unit_bytes = params["dynamodb.write_unit_bytes"]
         for h in self.hosts:
             for k in ("cross_region.sent", "cross_region.failed", "cross_region.bytes",

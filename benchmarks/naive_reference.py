@@ -92,7 +92,7 @@ def check_scope(scn) -> None:
 
 class _Function:
     """One Lambda function: its init and handler draws, timeout, and idle environments
-    (times they became idle)."""
+    (the times they are reclaimed, in the order they became idle)."""
 
     def __init__(self, cfg, p, rnd: random.Random):
         self.init = _Draw(build_dist(cfg.init_s) if cfg.init_s else p["latency.lambda_init_s"], rnd)
@@ -101,16 +101,20 @@ class _Function:
         self.timeout = cfg.timeout_s or p["lambda.default_timeout_s"]
         self.idle: list[float] = []
 
-    def startup(self, now: float, lifetime: float) -> float:
+    def startup(self, now: float) -> float:
         """An invocation at ``now`` takes the most recently idle environment that has not
-        expired (0 s), or starts a new one (its init duration)."""
-        alive = [t for t in self.idle if now - t < lifetime]
+        been reclaimed (0 s), or starts a new one (its init duration)."""
+        alive = [t for t in self.idle if t > now]
         if alive:
-            alive.remove(max(alive))
+            alive.pop()
             self.idle = alive
             return 0.0
         self.idle = alive
         return self.init()
+
+    def release(self, now: float, lifetime: float) -> None:
+        """The environment goes idle at ``now`` for ``lifetime`` seconds."""
+        self.idle.append(now + lifetime)
 
 
 class _Invocation:
@@ -149,7 +153,8 @@ class NaiveModel:
         self.s_per_mb = _Draw(p["latency.dynamodb_query_s_per_mb"], self.rnd)
         fns = scn.aws.lambda_.functions
         self.f_default = _Function(fns.default, p, self.rnd)
-        self.idle_lifetime = p["behaviour.lambda_idle_env_lifetime_s"]
+        life = p["behaviour.lambda_idle_env_lifetime_s"]
+        self.idle_lifetime = _Draw(life if hasattr(life, "sample") else Fixed(float(life)), self.rnd)
         self.rate = w.publish.rate_per_client_per_s
         self.P = scn.app.posts_in_flight or p["sdk.http_max_sockets"]
         self.item_bytes = scn.aws.dynamodb.item_bytes
@@ -250,7 +255,7 @@ class NaiveModel:
         with self.lam.request() as req:
             yield req
             deadline = env.now + f.timeout
-            yield env.timeout(f.startup(env.now, self.idle_lifetime) + f.handler())
+            yield env.timeout(f.startup(env.now) + f.handler())
             members = self.members[self.channel_of[sender]]
             recipients = [m for m in members if m != sender]
             if self.design == "sns":
@@ -261,7 +266,7 @@ class NaiveModel:
                     self.n["lambda_timeouts"] += 1
                 else:
                     yield from self._posts(recipients, t_pub, deadline, self.P)
-            f.idle.append(env.now)
+            f.release(env.now, self.idle_lifetime())
 
     def _query(self, rows: int):
         """A DynamoDB Query of ``rows`` items, page after page."""
@@ -376,14 +381,14 @@ class NaiveModel:
         with self.lam.request() as req:
             yield req
             deadline = env.now + f.timeout
-            yield env.timeout(f.startup(env.now, self.idle_lifetime) + f.handler())
+            yield env.timeout(f.startup(env.now) + f.handler())
             if share:
                 yield from self._query(len(share))
                 if env.now >= deadline:
                     self.n["lambda_timeouts"] += 1
                 else:
                     yield from self._posts(share, t_pub, deadline, self.P_worker)
-            f.idle.append(env.now)
+            f.release(env.now, self.idle_lifetime())
 
 
 def comparison_scenario(clients: int, channel_size: int, rate_per_client_per_s: float,

@@ -329,7 +329,7 @@ class LambdaConfig(Model):
     scaling_envs_per_s: PosFloat | None = None
     scaling_burst_envs: PosFloat | None = None
     invocation_rps_per_concurrency: PosFloat | None = None
-    idle_env_lifetime_s: PosFloat | None = None
+    idle_env_lifetime_s: Dist | None = None
     env_reuse: Literal["most_recent", "least_recent"] | None = None
     functions: Functions = Functions()
 

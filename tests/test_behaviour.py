@@ -102,7 +102,9 @@ def test_connection_surge_rejects_what_the_quota_implies():
     window = ts.loc[(ts.index > sp.start_s) & (ts.index <= sp.start_s + sp.duration_s + 1)]
     attempts = window["connections_attempted_per_s"].sum()
     implied = attempts - (rate * sp.duration_s + burst)
-    assert s["connections_rejected"] == pytest.approx(implied, rel=0.10)
+    # exact but for the window's edges (the bucket's level when the spike starts, the partial
+    # last second): 11 of 29,569 (0.04%) with this seed; a quota 1% off fails
+    assert s["connections_rejected"] == pytest.approx(implied, rel=0.01)
     assert s["first_breach_quota"] == "api_gateway.new_connections_per_s"
 
 

@@ -1,6 +1,9 @@
 """Service components behave as AWS documents: DynamoDB capacity modes and hot partitions,
 API Gateway metering and size limits."""
 
+import math
+
+import numpy as np
 import pytest
 
 import simulator as sim
@@ -77,16 +80,36 @@ def test_messages_are_metered_per_32_kb():
 def test_oversize_messages_close_the_connection():
     o = {"workload.clients": 300, "duration_s": 60.0, "warmup_s": 5.0,
          "workload.publish.payload_bytes": {"kind": "uniform", "low": 100, "high": 200_000},
+         "workload.publish.rate_per_client_per_s": 0.1,
          "workload.reconnect": {"policy": "immediate", "max_attempts": 1}}
     r = sim.run(small("chat-basic", **o))
     c = r.counters
     assert c["publishes.rejected.oversize"] > 0
     assert c["connections.closed.oversize"] == c["publishes.rejected.oversize"]
     assert "api_gateway.max_payload_bytes" in set(r.breaches["quota"])
-    # messages up to 128 KB are metered in 32 KB units: about two per message here
+    # messages up to 128 KB are metered in 32 KB units: an accepted size is U(100, 131,072),
+    # so units are 1, 2, 3 or 4 with probabilities (32,768 - 100) / 130,972 and 32,768 / 130,972
+    # each: mean 2.5011, sd 1.118; the mean units per message is within 3 standard errors
+    assert c["heartbeats.sent"] == 0 and c["resume.requests"] == 0   # nothing else inbound
     inbound = c["apigw.messages.inbound"]
     accepted = c["publishes.attempted"] - c["publishes.rejected.oversize"]
-    assert 1.5 * accepted < inbound < 4 * accepted
+    low, top, m = 100, 131_072, 32_768
+    p = np.array([min(k * m, top) - max((k - 1) * m, low) for k in (1, 2, 3, 4)]) / (top - low)
+    k = np.arange(1, 5)
+    mean, sd = (p * k).sum(), math.sqrt((p * k**2).sum() - (p * k).sum() ** 2)
+    assert accepted > 800
+    assert abs(inbound / accepted - mean) < 3 * sd / math.sqrt(accepted), (inbound / accepted, mean)
+
+
+@pytest.mark.parametrize("nbytes,units", [(300, 1), (32_768, 1), (40_000, 2), (100_000, 4)])
+def test_each_accepted_message_is_billed_its_32_kb_units(nbytes, units):
+    o = {"workload.clients": 200, "duration_s": 30.0, "warmup_s": 5.0,
+         "workload.publish.payload_bytes": nbytes, "workload.publish.rate_per_client_per_s": 0.1}
+    c = sim.run(small("chat-basic", **o)).counters
+    assert c["heartbeats.sent"] == 0 and c["resume.requests"] == 0
+    assert c.get("publishes.rejected.oversize", 0) == 0 and c["publishes.attempted"] > 0
+    accepted = c["publishes.attempted"] - c["api_gateway.throttled_messages"]
+    assert c["apigw.messages.inbound"] == units * accepted
 
 
 def test_background_api_traffic_shares_the_account_throttle():

@@ -12,6 +12,7 @@ import pytest
 from simulator.aws.lambda_ import LambdaService
 from simulator.catalog import load_catalog
 from simulator.metrics.recorder import Recorder
+from simulator.rng import Streams
 from simulator.scenario import Params
 from tests.conftest import small
 
@@ -29,7 +30,9 @@ def _service(c: int) -> tuple[LambdaService, object]:
                                  "aws.lambda.scaling_envs_per_s": 1e9,
                                  "aws.lambda.scaling_burst_envs": 1e9,
                                  "aws.lambda.invocation_rps_per_concurrency": 1e9})
-    svc = LambdaService(Params(scn, load_catalog()), Recorder(), scn.region)
+    params = Params(scn, load_catalog())
+    life = Streams(1).buffered("lambda.idle_lifetime", params["behaviour.lambda_idle_env_lifetime_s"])
+    svc = LambdaService(params, Recorder(), scn.region, life)
     f = svc.function("default", scn.aws.lambda_.functions.default, lambda: 0.0, lambda: 0.0, 30.0)
     return svc, f
 

@@ -144,6 +144,7 @@ def common_probes(rec, reg, regions: dict, design=None) -> None:
         sfx = f".{r.region}" if len(stacks) > 1 else ""
         for f in r.lam.functions:
             rec.probe(f"lambda_concurrency_{f.name}{sfx}", lambda t, f=f: f.busy)
+            rec.probe(f"lambda_environments_{f.name}{sfx}", f.environments)
     rec.probe("lambda_concurrency_limit", lambda t: sum(lam.account_limit for lam in lams))
     rec.probe("lambda_environments",
               lambda t: sum(f.environments(t) for lam in lams for f in lam.functions))
@@ -357,6 +358,7 @@ class Design:
             "stale_rows_end": reg.n_zombie + reg.n_closing + reg.n_half,
             "lambda_peak_concurrency": sum(r.lam.peak for r in self.regions.values()
                                            if r.lam is not None),
+            "lambda_functions": self._lambda_functions(),
             "delivery_guarantee": self.integrity.guarantee(),
             "storms": self.conns.storms,
             "failbacks": self.router.failbacks,
@@ -364,6 +366,20 @@ class Design:
                 {n: lv.peak for n, lv in zip(self.region_names, self.conns.connected_r)}
                 if self.conns.connected_r is not None else {}),
         }
+
+    def _lambda_functions(self) -> dict:
+        """Per function, summed over Regions: the peak of live environments (each Region's
+        peak) and those live at the end."""
+        now = self.env.now
+        out: dict = {}
+        for r in self.regions.values():
+            if r.lam is None:
+                continue
+            for f in r.lam.functions:
+                g = out.setdefault(f.name, {"environments_peak": 0, "environments_end": 0})
+                g["environments_peak"] += f.peak
+                g["environments_end"] += f.environments(now)
+        return out
 
     def _zombie_lifetimes(self, now: float) -> None:
         """Lifetimes of the rows (or half-open connections) that outlived their clients: those

@@ -78,7 +78,11 @@ class BasicArchitecture(Design):
         # -- components --
         self.apigw = ApiGateway(params, self.region, scn.aws.api_gateway.other_api_rps,
                                 recorder.breaches)
-        self.lam = LambdaService(params, recorder, self.region)
+        life = params["behaviour.lambda_idle_env_lifetime_s"]
+        self.lam = LambdaService(
+            params, recorder, self.region,
+            self.s.buffered(f"lambda.idle_lifetime{self._sfx}", life)
+            if hasattr(life, "sample") else None)
         fns = scn.aws.lambda_.functions
         self.f_auth = self.function("authorizer", fns.authorizer) if fns.authorizer else None
         self.f_connect = self.function("connect", fns.connect)

@@ -1,6 +1,11 @@
 """AWS Lambda: account and reserved concurrency, per-function scaling rate, execution
 environments that stay warm, expire when idle, and cold-start when none is free.
 
+An environment that goes idle is kept for an idle lifetime drawn from
+``behaviour.lambda_idle_env_lifetime_s`` (a fresh draw each time it goes idle; a fixed value is
+a distribution too), then reclaimed: the next request that finds no live idle environment is a
+cold start.
+
 Invocations whose end time is known when they start release their concurrency without a
 simulation event: the service keeps one heap of scheduled ends and applies those due
 whenever it is asked (exact for a loss system, which Lambda's synchronous invocation is:
@@ -13,6 +18,7 @@ import heapq
 import math
 from collections import deque
 
+from simulator.primitives.distributions import Fixed
 from simulator.primitives.token_bucket import TokenBucket
 
 THROTTLE_ACCOUNT = "lambda.account_concurrency"
@@ -30,13 +36,23 @@ class LambdaService:
         Resolved parameters (``lambda.*`` quotas, ``behaviour.lambda_idle_env_lifetime_s``).
     recorder : Recorder
         Counters and breach log.
+    lifetime_draw : callable, optional
+        One draw of an idle lifetime, s (a buffered stream); needed unless the lifetime is
+        a fixed value.
     """
 
-    def __init__(self, params, recorder, region: str):
+    def __init__(self, params, recorder, region: str, lifetime_draw=None):
         self.rec = recorder
         self.region = region
         self.account_limit = int(params["lambda.account_concurrency"])
-        self.idle_lifetime = float(params["behaviour.lambda_idle_env_lifetime_s"])
+        life = params["behaviour.lambda_idle_env_lifetime_s"]
+        if not hasattr(life, "sample"):
+            life = Fixed(float(life))
+        #: the fixed idle lifetime, s, or None when each idle period draws its own
+        self.idle_lifetime = life.value if isinstance(life, Fixed) else None
+        if self.idle_lifetime is None and lifetime_draw is None:
+            raise ValueError("a random idle lifetime needs lifetime_draw")
+        self._life_draw = lifetime_draw
         #: which idle environment serves the next request: the most recently idle (LIFO: surplus
         #: environments age out) or the least recently idle (FIFO: all stay warm)
         self.most_recent = params["behaviour.lambda_env_reuse"] == "most_recent"
@@ -50,7 +66,7 @@ class LambdaService:
         self.unreserved_busy = 0
         self.unreserved_limit = self.account_limit
         self.busy = 0       # concurrent executions, all functions
-        self.peak = 0
+        self.peak = 0       # of ``busy``
         self.last = 0.0     # time of the latest invocation (releases are never earlier)
         self._ends: list[tuple[float, int]] = []
 
@@ -62,9 +78,12 @@ class LambdaService:
         return f
 
     def advance(self, now: float) -> None:
-        """Apply invocation ends due at or before ``now``: environments become idle."""
+        """Apply invocation ends due at or before ``now``: environments become idle, each
+        until its reclaim time (the end plus an idle lifetime)."""
         ends = self._ends
         fns = self.functions
+        life = self.idle_lifetime
+        draw = self._life_draw
         while ends and ends[0][0] <= now:
             t, k = heapq.heappop(ends)
             f = fns[k]
@@ -72,7 +91,7 @@ class LambdaService:
             self.busy -= 1
             if f.reserved is None:
                 self.unreserved_busy -= 1
-            f.idle.append(t)
+            f.idle.append(t + (life if life is not None else draw()))
 
 
 class LambdaFunction:
@@ -80,9 +99,14 @@ class LambdaFunction:
 
     Notes
     -----
-    * Reuse: the most recently idle environment serves the next request (or the least
-      recently idle: ``behaviour.lambda_env_reuse``); environments idle for longer than
-      ``idle_lifetime`` are reclaimed (behaviour catalog).
+    * Reuse: the most recently idle live environment serves the next request (or the least
+      recently idle: ``behaviour.lambda_env_reuse``); an environment idle for longer than
+      its idle lifetime is reclaimed (behaviour catalog). ``idle`` holds the reclaim times
+      of idle environments in the order they went idle (sorted too when the lifetime is
+      fixed; with a random one, reclaimed environments are dropped when met).
+    * A new environment is created only when no live idle one exists, so the number of live
+      environments peaks at a cold start, where it equals the busy count: its peak is
+      ``peak`` (busy), exactly.
     * A request that finds no idle environment needs a new one: it must fit in the
       function's reserved concurrency (or the account's unreserved pool), and take a token
       from the scaling bucket (1,000 environments per 10 s per function). Otherwise: 429.
@@ -101,7 +125,8 @@ class LambdaFunction:
         self.d_init = init_draw          # callables: one draw of the init / handler duration, s
         self.d_handler = handler_draw
         self.busy = 0
-        self.idle: deque[float] = deque()
+        self.peak = 0
+        self.idle: deque[float] = deque()   # reclaim times of idle environments
         self.scaling = TokenBucket(service.scaling_rate, service.scaling_burst)
         rec = service.rec.c
         self._k_inv = f"lambda.{name}.invocations"
@@ -130,18 +155,27 @@ class LambdaFunction:
         cold = False
         if reason is None:
             idle = self.idle
-            cutoff = now - svc.idle_lifetime
-            while idle and idle[0] <= cutoff:
-                idle.popleft()
-            if idle:
-                if svc.most_recent:
+            if svc.most_recent:
+                while idle and idle[-1] <= now:    # reclaimed: gone
                     idle.pop()
+                if idle:
+                    idle.pop()
+                    warm = True
                 else:
-                    idle.popleft()
-            elif self.scaling.try_take(now):
-                cold = True
+                    warm = False
             else:
-                reason = THROTTLE_SCALING
+                while idle and idle[0] <= now:
+                    idle.popleft()
+                if idle:
+                    idle.popleft()
+                    warm = True
+                else:
+                    warm = False
+            if not warm:
+                if self.scaling.try_take(now):
+                    cold = True
+                else:
+                    reason = THROTTLE_SCALING
         c = self._c
         if reason is not None:
             c[self._k_thr] += 1
@@ -149,6 +183,8 @@ class LambdaFunction:
             svc.rec.breaches.add(now, reason, f"lambda:{self.name}", svc.region)
             return 0
         self.busy += 1
+        if self.busy > self.peak:
+            self.peak = self.busy
         svc.busy += 1
         svc.last = now
         if svc.busy > svc.peak:
@@ -185,9 +221,11 @@ class LambdaFunction:
         self._c[self._k_fgbs] += gbs
 
     def environments(self, now: float) -> int:
-        """Busy plus warm idle environments at ``now``."""
-        cutoff = now - self.svc.idle_lifetime
+        """Live environments at ``now``: busy plus idle ones not yet reclaimed."""
         idle = self.idle
-        while idle and idle[0] <= cutoff:
-            idle.popleft()
+        if self.svc.idle_lifetime is not None:     # sorted: reclaimed ones lead
+            while idle and idle[0] <= now:
+                idle.popleft()
+        elif any(e <= now for e in idle):
+            self.idle = idle = deque(e for e in idle if e > now)
         return self.busy + len(idle)

@@ -353,6 +353,31 @@ def _zombie_cost(res: Result, scn, a: dict, b: dict, window_s: float, month_s: f
     return float(price(month, scn.region, scn.billing.free_tier)["cost_usd"].sum())
 
 
+def _lambda_keys(fns: dict, c, ts, warmup_s: float) -> dict:
+    """Per Lambda function ``<name>`` (summed over Regions): invocations, cold starts and
+    their share, throttles, and live execution environments (busy or idle): peak, mean after
+    the warm-up (from the per-second series) and at the end."""
+    out: dict = {}
+    after = ts.index > warmup_s if len(ts) else None
+    for name, g in fns.items():
+        inv = c[f"lambda.{name}.invocations"]
+        cold = c[f"lambda.{name}.cold_starts"]
+        col = f"lambda_environments_{name}"
+        cols = [k for k in ts.columns if k == col or k.startswith(col + ".")]
+        mean = (float(ts.loc[after, cols].sum(axis=1).mean())
+                if cols and after is not None and after.any() else float("nan"))
+        out.update({
+            f"lambda_invocations.{name}": inv,
+            f"lambda_cold_starts.{name}": cold,
+            f"lambda_cold_start_share.{name}": cold / inv if inv else float("nan"),
+            f"lambda_throttles.{name}": c[f"lambda.{name}.throttles"],
+            f"lambda_environments_peak.{name}": float(g["environments_peak"]),
+            f"lambda_environments_mean.{name}": mean,
+            f"lambda_environments_end.{name}": float(g["environments_end"]),
+        })
+    return out
+
+
 def _summary(res: Result, g: dict, sim_events: int, wall: float, extra: dict) -> dict:
     c = res.counters
     h = res.histogram
@@ -431,6 +456,7 @@ def _summary(res: Result, g: dict, sim_events: int, wall: float, extra: dict) ->
         "messages_missed": c["integrity.missed"],
         "delivery_guarantee": g["delivery_guarantee"],
         **_storm_keys(g["storms"], res.scenario.duration_s),
+        **_lambda_keys(g.get("lambda_functions", {}), c, res.timeseries, scn.warmup_s),
         "breaches_total": float(br["count"].sum()) if len(br) else 0.0,
         "first_breach_quota": None if first is None else str(first["quota"]),
         "first_breach_time_s": None if first is None else float(first["time_s"]),

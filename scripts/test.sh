@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set up (first time) and run the checks: lint, then the whole test suite
-# (unit, theory, functional, property and notebook tests). Extra arguments go to pytest.
+# Set up (first time) and run the checks: lint, type checking of simulator/ (mypy, configured
+# in pyproject.toml), then the whole test suite (unit, theory, functional, property and
+# notebook tests). Extra arguments go to pytest.
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" test,notebooks
 .venv/bin/python -m ruff check simulator tests benchmarks
+.venv/bin/python -m mypy
 exec .venv/bin/python -m pytest "$@"

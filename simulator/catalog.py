@@ -110,8 +110,8 @@ class Catalog:
         rel = path.relative_to(self.data_dir)
         try:
             doc = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise ScenarioError(str(rel), None, f"malformed YAML in the data catalog: {e}") from None
+        except yaml.YAMLError as err:
+            raise ScenarioError(str(rel), None, f"malformed YAML in the data catalog: {err}") from None
         if not isinstance(doc, dict) or "entries" not in doc:
             raise ScenarioError(str(rel), None, "catalog file needs 'meta' and 'entries'")
         ns = (doc.get("meta") or {}).get("namespace") or path.stem

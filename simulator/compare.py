@@ -127,7 +127,7 @@ class Comparison:
         cols = ["variant", "replication", "quota", "component", "effect", "first_s", "last_s",
                 "seconds", "count"]
         self.breaches = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
-        self.histograms = {}
+        self.histograms: dict[str, LogHistogram] = {}
         for r in results:
             h = self.histograms.get(r["variant"])
             if h is None:
@@ -159,7 +159,7 @@ class Comparison:
         for v in self.variants:
             g = self.runs[self.runs["variant"] == v]
             st = stats.loc[v]
-            row = {"variant": v, "replications": len(g)}
+            row: dict = {"variant": v, "replications": len(g)}
             for m in metrics:
                 row[m] = st[f"{m}.mean"]
                 if m.startswith("latency"):

@@ -61,8 +61,8 @@ class PriceBook:
         for p in files:
             try:
                 doc = yaml.safe_load(p.read_text())
-            except yaml.YAMLError as e:
-                raise ScenarioError(f"pricing/{p.name}", None, f"malformed YAML: {e}") from None
+            except yaml.YAMLError as err:
+                raise ScenarioError(f"pricing/{p.name}", None, f"malformed YAML: {err}") from None
             region = (doc.get("meta") or {}).get("region")
             if region != p.stem:
                 raise ScenarioError(f"pricing/{p.name}:meta.region", region,

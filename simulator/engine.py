@@ -59,7 +59,7 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
     arch.probes(rec)
     arch.start()
     env.process(_sampler(env, arch, rec, scn.engine.timeseries_step_s))
-    snaps = {}
+    snaps: dict = {}
     if scn.warmup_s > 0:
         env.timeout(scn.warmup_s).callbacks.append(
             lambda ev: snaps.__setitem__("warmup", arch.usage_snapshot(env.now)))
@@ -126,8 +126,11 @@ def estimate(scn: Scenario) -> dict:
     w = scn.workload
     clients = w.clients + getattr(w.arrivals, "extra_clients", 0)
     pub = w.publish
-    rate = pub.total_rate_per_s if pub.total_rate_per_s is not None else (
-        pub.rate_per_client_per_s * w.clients)
+    if pub.total_rate_per_s is not None:
+        rate = pub.total_rate_per_s
+    else:
+        assert pub.rate_per_client_per_s is not None   # the schema: exactly one of the two
+        rate = pub.rate_per_client_per_s * w.clients
     messages = rate * scn.duration_s
     size = _mean(w.channels.size)
     fanout = min(size, clients) - 1 if size > 0 else 0

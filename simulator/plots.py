@@ -639,7 +639,7 @@ def cost_breakdown(comparison, ax: Axes | None = None, title: str | None = None)
         ax.bar(x, v, bottom=bottom, color=cmap[k % len(cmap)], label=col, width=BAR_WIDTH)
         bottom += v
     for xx, tot in zip(x, bottom):
-        ax.text(xx, tot, fmt_usd(tot), ha="center", va="bottom", fontsize="small")
+        ax.text(float(xx), tot, fmt_usd(tot), ha="center", va="bottom", fontsize="small")
     ax.set_xticks(x, names, rotation=10)
     ax.set_ylabel("cost (USD/month)")
     ax.set_xlabel("design")
@@ -702,7 +702,7 @@ def outage_timeline(res, title: str | None = None) -> Figure:
             ax.grid(True, alpha=0.3)  # not a catalog value
         axes[0].text(inc.at_s, axes[0].get_ylim()[1], f" {inc.region} down",
                      va="top", fontsize="small", color="tab:red")
-    handles = [Patch(color="tab:red", alpha=2 * SHADE, label="Region down")]
+    handles: list[Patch | Line2D] = [Patch(color="tab:red", alpha=2 * SHADE, label="Region down")]
     if failover:
         handles += [Line2D([], [], color="grey", ls="--", label=f"DNS notices ({detect:g} s)"),
                     Line2D([], [], color="grey", ls=":", label=f"+ record TTL ({ttl:g} s)")]
@@ -833,7 +833,7 @@ def latency_stages(results, ax: Axes | None = None, quantiles=(0.5, 0.99),
                 height=BAR_WIDTH)
         for yy, x0, w in zip(y, left, v):
             if w >= 8:
-                ax.text(x0 + w / 2, yy, f"{w:.0f}%", ha="center", va="center",
+                ax.text(x0 + w / 2, float(yy), f"{w:.0f}%", ha="center", va="center",
                         fontsize="x-small", color=_ink(STAGE_COLORS[stage]))
         left += v
     ax.set_yticks(y, [b for b, _ in bars])

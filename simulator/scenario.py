@@ -658,7 +658,7 @@ def apply_overrides(raw: dict, overrides: dict[str, Any] | None) -> dict:
     for path, value in items:
         parts = path.split(".") if isinstance(path, str) else []
         if len(parts) > 1 and parts[-1] in _TAG_FIELDS:
-            node = raw
+            node: Any = raw   # whatever YAML holds on the way down
             for p in parts[:-2]:
                 node = node.get(p) if isinstance(node, dict) else None
             parent = node.get(parts[-2]) if isinstance(node, dict) else None
@@ -711,7 +711,7 @@ def _models_in(ann) -> list:
 def _tag_values(model) -> set:
     import typing
 
-    tags = set()
+    tags: set = set()
     for name in ("kind", "profile", "mode"):
         f = model.model_fields.get(name)
         if f is not None:

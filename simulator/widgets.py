@@ -14,8 +14,14 @@ controls' values and call :meth:`WhatIf.update`; ``panel.result`` is the last ru
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from simulator.units import MINUTE
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from simulator.metrics.result import Result
 
 #: the knobs: name -> (label, kind, slider range); a range of None is read from the catalog
 KNOBS = {
@@ -59,8 +65,11 @@ class WhatIf:
                                          "warmup_s": min(base.warmup_s, duration_s / 4)})
         p = resolve(self.base)
         pub = self.base.workload.publish
-        rate = (pub.rate_per_client_per_s if pub.rate_per_client_per_s is not None
-                else pub.total_rate_per_s / max(self.base.workload.clients, 1))
+        if pub.rate_per_client_per_s is not None:
+            rate = pub.rate_per_client_per_s
+        else:
+            assert pub.total_rate_per_s is not None   # the schema: exactly one of the two
+            rate = pub.total_rate_per_s / max(self.base.workload.clients, 1)
         start = {
             "clients": self.base.workload.clients,
             "channel_size": _dist_mean(self.base.workload.channels.size),
@@ -80,12 +89,14 @@ class WhatIf:
             style = {"description_width": "initial"}
             opt = opt or ranges.get(name)
             if kind == "log":
+                assert opt is not None   # a slider has a range (in KNOBS or from the catalog)
                 lo, hi = opt
                 v = min(max(v, lo), hi)
                 c = w.FloatLogSlider(value=v, base=10, min=math.log10(lo), max=math.log10(hi),
                                      step=0.05, description=label, style=style,
                                      readout_format=",.0f", continuous_update=False)
             elif kind == "float":
+                assert opt is not None
                 lo, hi = opt
                 c = w.FloatSlider(value=min(max(v, lo), hi), min=lo, max=hi, step=lo,   # not a catalog value
                                   description=label, style=style, continuous_update=False)
@@ -96,10 +107,10 @@ class WhatIf:
             self.controls[name] = c
         self.button = w.Button(description="run again", icon="refresh")
         self.output = w.Output()
-        self.result = None        # the last run
+        self.result: Result | None = None   # the last run
         self.text = ""            # its verdict, as printed
-        self.figure = None        # its headroom bars and latency CDF
-        self.error = None
+        self.figure: Figure | None = None   # its headroom bars and latency CDF
+        self.error: str | None = None
         self.button.on_click(lambda _: self.update())
         if auto:
             for c in self.controls.values():

@@ -21,6 +21,7 @@ state lives in the struct-of-arrays registry; fan-out is vectorized.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from simulator.architectures.apigw_edge import ApiGatewayEdge
 from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
@@ -32,6 +33,7 @@ from simulator.aws.api_gateway import ApiGateway
 from simulator.aws.dynamodb import Table
 from simulator.aws.lambda_ import LambdaService
 from simulator.aws.sdk import RetryPolicy
+from simulator.lifecycle.heartbeat import AppHeartbeat
 from simulator.primitives.events import Call
 from simulator.scenario import build_dist
 from simulator.units import MINUTE
@@ -43,6 +45,22 @@ class _Ctx:
 
     __slots__ = ("t_pub", "start", "sender", "gen", "channel", "nbytes", "pages", "page",
                  "attempt", "deadline", "record", "remote", "route", "init", "t_run", "cp")
+    t_pub: float
+    start: float
+    sender: int
+    gen: int
+    channel: int
+    nbytes: float
+    pages: list[float] | tuple[float, ...]
+    page: int
+    attempt: int
+    deadline: float
+    record: bool
+    remote: bool
+    route: float
+    init: float
+    t_run: float
+    cp: tuple[float, float, float, float, float, float]
 
 
 class BasicArchitecture(Design):
@@ -62,7 +80,7 @@ class BasicArchitecture(Design):
     """
 
     name = "basic"
-    delivery_cls = DirectFanout
+    delivery_cls: type[DirectFanout | SnsFanout | SqsFanout] = DirectFanout
 
     def __init__(self, env, scn, params, streams, recorder, host=None, rix: int = 0):
         if host is None:
@@ -72,7 +90,7 @@ class BasicArchitecture(Design):
         recorder = self.rec
         self.rix = rix
         self._sfx = "" if rix == 0 else f"@{self.region}"   # this Region's random streams
-        self.cross = None   # a design over several Regions: what a publish does beyond this one
+        self.cross: Callable | None = None   # a design over several Regions: what a publish does beyond this one
         w = scn.workload
         d = self.draws
         # -- components --
@@ -88,7 +106,7 @@ class BasicArchitecture(Design):
         self.f_connect = self.function("connect", fns.connect)
         self.f_disconnect = self.function("disconnect", fns.disconnect)
         self.f_default = self.function("default", fns.default)
-        hb_lambda = self.heartbeat.kind == "app" and self.heartbeat.route == "lambda"
+        hb_lambda = isinstance(self.heartbeat, AppHeartbeat) and self.heartbeat.route == "lambda"
         self.f_heartbeat = self.function("heartbeat", fns.heartbeat) if hb_lambda else None
         cleanup = scn.app.cleanup
         self.f_sweep = self.function("sweep", fns.sweep) if cleanup.sweep else None
@@ -107,8 +125,8 @@ class BasicArchitecture(Design):
             self.retry, d, self.heartbeat, self.integrity, self.payload, self.P, post.mean, params)
         self.edge.rix = rix
         self.edge.up = lambda: self.router.up[rix]
-        if self.reg.n_reg > 1:
-            self.edge.connected_now = lambda: self.conns.connected_r[rix].value
+        if (levels := self.conns.connected_r) is not None:   # several Regions
+            self.edge.connected_now = lambda: levels[rix].value
         if host is None:
             self.conns.attach(RegionalEdges([self.edge], self.router, self.conns))
         self.router.on_fail.append(self._region_failed)

@@ -108,6 +108,8 @@ class Connections:
         Where the clients are (the one-way latency of a client at a location to a Region).
     """
 
+    edge: Edge   # injected by attach(), before start()
+
     def __init__(self, env, scn, streams, recorder, reg, channels, integrity, heartbeat,
                  reconnect, draws, region: str, router, geo=None):
         from simulator.scenario import build_dist
@@ -144,7 +146,6 @@ class Connections:
         self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
                             last_reconnect_s=None) for _ in w.incidents]
         self._calendar: list[tuple[float, int, int]] = []
-        self.edge: Edge | None = None
 
     def oneway(self, loc: int, region: int) -> float:
         """A one-way client <-> Region latency draw for a client at ``loc``."""

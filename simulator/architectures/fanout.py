@@ -32,6 +32,8 @@ from heapq import heapify, heapreplace
 import numpy as np
 
 from simulator.metrics.histogram import LogHistogram
+from simulator.metrics.stages import StageHistogram
+from simulator.workload.geography import Geography
 
 _BLOCK = 1 << 18   # post latencies drawn per block
 _FLUSH = 1 << 18   # deliveries deferred before they go into the histogram
@@ -127,11 +129,11 @@ class Fanout:
         self._a_base: list[float] = []
         self._a_w: list[float] = []
         self._pending = 0
-        self.geo = None          # with a geography: latency by the recipient's location
-        self._live_loc = None
+        self.geo: Geography | None = None   # with one: latency by the recipient's location
+        self._live_loc: np.ndarray | None = None
         self._r_mix: list = []
         self._a_mix: list = []
-        self.stages = None       # a StageHistogram: what the latency is made of
+        self.stages: StageHistogram | None = None   # what the latency is made of
         self._r_cp: list = []
         self._a_cp: list = []
         self._a_send: list = []
@@ -174,6 +176,7 @@ class Fanout:
             self.hist.add(vals, w)
             if parts is not None:
                 parts["network"] = parts["network"] + dn
+                assert self.stages is not None   # stages are kept only with a histogram of them
                 self.stages.add(vals, w, parts)
             return
         geo = self.geo
@@ -193,6 +196,7 @@ class Fanout:
         self.hist.add(vals, w)
         if parts is not None:
             parts["network"] = parts["network"] + dl
+            assert self.stages is not None
             self.stages.add(vals, w, parts)
         self.region_hist.add(vals, w)
         for k, h in enumerate(self.loc_hists):
@@ -410,7 +414,7 @@ class Fanout:
         old = self._cap
         P = self.P
 
-        def ext(a, fill, dtype, shape):
+        def ext(a: np.ndarray | None, fill: float, dtype, shape: tuple) -> np.ndarray:
             b = np.full(shape, fill, dtype=dtype)
             if a is not None:
                 b[:old] = a
@@ -420,14 +424,20 @@ class Fanout:
         self.free_at = ext(g(self, "free_at", None), 0.0, float, (rows, P))
         self.attempt = ext(g(self, "attempt", None), 0, np.int16, (rows, P))
         self.kind = ext(g(self, "kind", None), 0, np.int8, (rows, P))
-        for name, fill, dt in (("remaining", 0, np.int64), ("live_left", 0, np.int64),
-                               ("half_left", 0, np.int64), ("gone_left", 0, np.int64),
-                               ("quota", 0.0, float), ("deadline", 0.0, float),
-                               ("t_pub", 0.0, float), ("n_succ", 0, np.int64),
-                               ("n_half", 0, np.int64), ("n_gone", 0, np.int64),
-                               ("n_fail", 0, np.int64), ("n_fail_live", 0, np.int64),
-                               ("record", False, bool)):
-            setattr(self, name, ext(g(self, name, None), fill, dt, (rows,)))
+        # one entry per row (fan-out)
+        self.remaining = ext(g(self, "remaining", None), 0, np.int64, (rows,))
+        self.live_left = ext(g(self, "live_left", None), 0, np.int64, (rows,))
+        self.half_left = ext(g(self, "half_left", None), 0, np.int64, (rows,))
+        self.gone_left = ext(g(self, "gone_left", None), 0, np.int64, (rows,))
+        self.quota = ext(g(self, "quota", None), 0.0, float, (rows,))
+        self.deadline = ext(g(self, "deadline", None), 0.0, float, (rows,))
+        self.t_pub = ext(g(self, "t_pub", None), 0.0, float, (rows,))
+        self.n_succ = ext(g(self, "n_succ", None), 0, np.int64, (rows,))
+        self.n_half = ext(g(self, "n_half", None), 0, np.int64, (rows,))
+        self.n_gone = ext(g(self, "n_gone", None), 0, np.int64, (rows,))
+        self.n_fail = ext(g(self, "n_fail", None), 0, np.int64, (rows,))
+        self.n_fail_live = ext(g(self, "n_fail_live", None), 0, np.int64, (rows,))
+        self.record = ext(g(self, "record", None), False, bool, (rows,))
         ctx = getattr(self, "ctx", [])
         self.ctx = ctx + [None] * (rows - old)
         self.row_mix = getattr(self, "row_mix", []) + [0] * (rows - old)
@@ -569,6 +579,7 @@ class Fanout:
                     self.hist.add(vals)
                     if parts is not None:
                         parts["network"] = parts["network"] + dn
+                        assert self.stages is not None   # parts only with self.stages, above
                         self.stages.add(vals, 1.0, parts)
                 else:
                     order = np.argsort(rr, kind="stable")

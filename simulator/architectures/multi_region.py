@@ -127,6 +127,7 @@ class MultiRegionArchitecture(Design):
         clock = self.env.now
         ch = x.channel // self.n
         a = origin.rix
+        assert self.rtt is not None   # the scenario's rules: this design has a geography
         if self.strategy == "replication":
             origin.c["dynamodb.write_units"] += self.message_wu   # the message item
         for b, hb in enumerate(self.hosts):

@@ -17,9 +17,14 @@ attempt, close and resume to the edge of its Region, and refuses what reaches a 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from simulator.workload.population import HALF_OPEN, OPEN
+
+if TYPE_CHECKING:
+    from simulator.architectures.connections import Connections
 
 
 class Router:
@@ -43,6 +48,8 @@ class Router:
         Whether Region outages apply to this design (False for a service outside AWS Regions).
     """
 
+    conns: Connections   # set by attach(), before the run
+
     def __init__(self, env, names, geo, params, u, recorder, failback: str = "reconnect",
                  outages: bool = True):
         self.env = env
@@ -61,12 +68,11 @@ class Router:
         #: per Region, (DNS stops answering from, answers again from) for each outage, before
         #: the resolver's cache: an attempt adds its own cache age (0..TTL)
         self.windows: list[list[list[float]]] = [[] for _ in range(self.n)]
-        self.conns = None
         self.failbacks: list[dict] = []
         #: called with the Region index when a Region fails (its parts stop their work)
         self.on_fail: list = []
 
-    def attach(self, conns) -> None:
+    def attach(self, conns: Connections) -> None:
         self.conns = conns
 
     # -- routing -----------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ class _Shard:
         self.enqueued = now
         self.tries = 0
         self.attempt = 1
-        self.batch = None
+        self.batch: _Batch | None = None   # the SQS batch it was received in
         self.queued = False
         self.start = 0.0
         self.deadline = 0.0
@@ -516,6 +516,7 @@ class SqsFanout(_WorkerTier):
             c["apigw.messages.outbound"] += units * billed
             c["data_transfer.out_bytes"] += s.nbytes * billed
         b = s.batch
+        assert b is not None   # duplicates are posted by a batch's worker
         b.end = max(b.end, res.end)
         b.k += 1
         self._next(self.env.now, max(self.env.now, b.end), b)

@@ -123,7 +123,7 @@ class Table:
             self._parts[key] = p
         return p
 
-    def pages(self, items: int) -> list[int]:
+    def pages(self, items: int) -> list[float]:
         """Bytes of each Query page for ``items`` rows (at least one page)."""
         return self.pages_of(items * self.item_bytes)
 

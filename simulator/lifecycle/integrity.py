@@ -49,7 +49,7 @@ class Integrity:
         """A message reaches its fan-out: its intended recipients are counted."""
         self.intended += live_recipients + self.gap[ch]
         self.msg_count[ch] += 1
-        if self.history:
+        if self.times is not None:   # kept with a history store
             t = self.times[ch]
             t.append(now)
             if len(t) > 4096 and t[0] < now - 2 * self._keep():  # not a catalog value
@@ -99,7 +99,7 @@ class Integrity:
         self.gap[ch] -= 1
         k = self.msg_count[ch] - idx
         self.missed += k
-        if not self.history or not resume_ok:
+        if self.times is None or not resume_ok:   # no history store, or no resume ran
             self.lost += k
             return 0, 0
         t = self.times[ch]

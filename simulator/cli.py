@@ -389,7 +389,7 @@ def _calibrate(sim, args) -> int:
         out = cal.write(args.out)
     except OSError as e:
         raise ScenarioError("--out", args.out, f"cannot write the overlay ({e.strerror})") from None
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
+    with pd.option_context("display.width", 200, "display.max_columns", 20):  # not a catalog value
         print(cal.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\n{len(cal.fits)} fitted entries written to {out} "
           f"(use: python -m simulator run SCENARIO --overlay {out})")

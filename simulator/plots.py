@@ -890,7 +890,7 @@ def qq(fit, ax: Axes | None = None, title: str | None = None) -> Axes:
     assumes). Points on the diagonal mean a good fit."""
     from statistics import NormalDist
 
-    ax = _new_ax(ax, figsize=(5, 5))
+    ax = _new_ax(ax, figsize=(5, 5))  # not a catalog value
     n = len(fit.values_s)
     probs = (np.arange(1, n + 1) - 0.5) / n
     if fit.basis == "samples":

@@ -10,6 +10,7 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> print(res.verdict())          # what broke first, what binds, headroom, what to change
 """
 
+from simulator.calibrate import Calibration, calibrate
 from simulator.catalog import load_catalog
 from simulator.compare import Comparison, compare, compare_sweep, crossovers
 from simulator.costs import price
@@ -22,12 +23,14 @@ from simulator.workload.geography import geography_frame, regional_quotas
 
 __all__ = [
     "SUMMARY_KEYS",
+    "Calibration",
     "Comparison",
     "Interrupted",
     "Params",
     "Result",
     "Scenario",
     "ScenarioError",
+    "calibrate",
     "compare",
     "compare_sweep",
     "crossovers",

@@ -6,7 +6,14 @@
 * ``python -m simulator validate SCENARIO [--set key=value ...]``;
 * ``python -m simulator list`` (bundled scenarios, designs, Regions with data);
 * ``python -m simulator sweep SCENARIO --grid KEY=[V1,V2] ... [--replications R] [--workers N]
-  [--out FILE.csv]``.
+  [--out FILE.csv]``;
+* ``python -m simulator calibrate [--lambda FUNCTION=FILE ...] [--dynamodb-item FILE]
+  [--dynamodb-query FILE] [--apigw-latency FILE --apigw-integration-latency FILE]
+  --out OVERLAY.yaml`` (fit latency distributions to CloudWatch exports; see
+  :mod:`simulator.calibrate` for the file formats).
+
+``run``, ``compare``, ``validate`` and ``sweep`` take ``--overlay FILE.yaml`` (dotted keys ->
+values, e.g. the file ``calibrate`` writes), applied before any ``--set``.
 
 Ctrl-C ends a run, a comparison or a sweep with one line on stderr and status 130; what had
 finished is printed (or written) and marked partial.
@@ -61,6 +68,23 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario and print its resolved parameters")
     v.add_argument("scenario")
     v.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
+    k = sub.add_parser("calibrate", help="fit latency distributions to CloudWatch exports and "
+                       "write a scenario overlay")
+    k.add_argument("--lambda", dest="lambdas", action="append", default=[],
+                   metavar="FUNCTION=FILE", help="Logs Insights CSV of a function's REPORT lines "
+                   "(@duration, @initDuration), e.g. --lambda default=report.csv")
+    k.add_argument("--dynamodb-item", default=None, metavar="FILE",
+                   help="SuccessfulRequestLatency export of GetItem/PutItem/DeleteItem")
+    k.add_argument("--dynamodb-query", default=None, metavar="FILE",
+                   help="SuccessfulRequestLatency export of Query")
+    k.add_argument("--apigw-latency", default=None, metavar="FILE", help="Latency export")
+    k.add_argument("--apigw-integration-latency", default=None, metavar="FILE",
+                   help="IntegrationLatency export of the same periods")
+    k.add_argument("--out", required=True, metavar="OVERLAY.yaml",
+                   help="where to write the overlay")
+    for q in (r, c, v, w):
+        q.add_argument("--overlay", default=None, metavar="FILE.yaml",
+                       help="overrides from a YAML file of dotted keys (e.g. calibrate's output)")
     for q in (r, c, v, w):
         q.add_argument("--seed", default=None, metavar="N", help="shortcut for --set seed=N")
         q.add_argument("--duration", default=None, metavar="S",
@@ -290,7 +314,9 @@ def _main(argv: list[str] | None = None) -> int:
         _list()
         return 0
     try:
-        overrides = parse_set(_shortcuts(args))
+        if args.cmd == "calibrate":
+            return _calibrate(sim, args)
+        overrides = {**read_overlay(args.overlay), **parse_set(_shortcuts(args))}
         scn = sim.load_scenario(args.scenario, overrides=overrides)
         if args.cmd == "sweep":
             return _sweep(sim, scn, args)
@@ -327,6 +353,46 @@ def _main(argv: list[str] | None = None) -> int:
         print(json.dumps(res.summary))
     else:
         _print_result(res)
+    return 0
+
+
+def read_overlay(path: str | None) -> dict:
+    """The overrides of an ``--overlay`` YAML file: a mapping of dotted keys to values."""
+    if path is None:
+        return {}
+    from simulator.scenario import read_scenario_file
+
+    try:
+        raw = read_scenario_file(path)
+    except ScenarioError as e:
+        raise ScenarioError("--overlay", path, e.rule) from None
+    if not isinstance(raw, dict) or not all(isinstance(k, str) for k in raw):
+        raise ScenarioError("--overlay", path, "must be a YAML mapping of dotted keys to values, "
+                            "e.g. 'aws.dynamodb.latency.item_s: {kind: lognormal, ...}'")
+    return raw
+
+
+def _calibrate(sim, args) -> int:
+    """``calibrate``: fit, print the goodness of fit, write the overlay."""
+    import pandas as pd
+
+    lambdas = {}
+    for item in args.lambdas:
+        if "=" not in item:
+            raise ScenarioError("--lambda", item, "must be FUNCTION=FILE, e.g. default=report.csv")
+        fn, path = item.split("=", 1)
+        lambdas[fn.strip()] = path.strip()
+    cal = sim.calibrate(lambda_reports=lambdas, dynamodb_item=args.dynamodb_item,
+                        dynamodb_query=args.dynamodb_query, apigw_latency=args.apigw_latency,
+                        apigw_integration_latency=args.apigw_integration_latency)
+    try:
+        out = cal.write(args.out)
+    except OSError as e:
+        raise ScenarioError("--out", args.out, f"cannot write the overlay ({e.strerror})") from None
+    with pd.option_context("display.width", 200, "display.max_columns", 20):  # not a catalog value
+        print(cal.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"\n{len(cal.fits)} fitted entries written to {out} "
+          f"(use: python -m simulator run SCENARIO --overlay {out})")
     return 0
 
 

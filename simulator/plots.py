@@ -879,3 +879,40 @@ def connections_and_lambda(res, title: str | None = None) -> Figure:
     fig.suptitle(title or f"{scn.name}: connections and Lambda")
     fig.tight_layout()
     return fig
+
+
+def qq(fit, ax: Axes | None = None, title: str | None = None) -> Axes:
+    """Quantile-quantile plot of a calibration fit (:class:`simulator.calibrate.Fit`).
+
+    Per-request samples: the empirical quantiles (ms) against the fitted distribution's at
+    the same plotting positions ``(k - 0.5) / n``, log axes, with the p50 and p99 marked.
+    Period averages: the standardized averages against N(0, 1) quantiles (the model the fit
+    assumes). Points on the diagonal mean a good fit."""
+    from statistics import NormalDist
+
+    ax = _new_ax(ax, figsize=(5, 5))  # not a catalog value
+    n = len(fit.values_s)
+    probs = (np.arange(1, n + 1) - 0.5) / n
+    if fit.basis == "samples":
+        d = fit.dist
+        theo = np.array([d.quantile(p) for p in probs]) * 1000.0
+        data = np.sort(fit.values_s) * 1000.0
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(f"fitted {fit.kind} quantile (ms)")
+        ax.set_ylabel("measured quantile (ms)")
+        for q, ls in ((0.5, ":"), (0.99, "--")):
+            ax.axvline(d.quantile(q) * 1000.0, color="gray", ls=ls, lw=1,
+                       label=f"fitted {_qname(q)} = {fmt_ms(d.quantile(q) * 1000.0)}")
+    else:
+        m, v = fit.moments
+        theo = np.array([NormalDist().inv_cdf(p) for p in probs])
+        data = np.sort((fit.values_s - m) * np.sqrt(fit.counts / v))
+        ax.set_xlabel("N(0, 1) quantile")
+        ax.set_ylabel("standardized period average (1)")
+    lo, hi = min(theo.min(), data.min()), max(theo.max(), data.max())
+    ax.plot([lo, hi], [lo, hi], color="black", lw=1, label="perfect fit (y = x)")
+    ax.plot(theo, data, ".", ms=3, color="tab:blue", label=f"{fit.n:,} {'samples' if fit.basis == 'samples' else 'requests (period averages)'}")
+    ax.set_title(title or f"{fit.key}: KS {fit.ks:.3f}")
+    ax.legend(loc="upper left", fontsize=8)
+    return ax

@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from simulator.catalog import Catalog, load_catalog
 from simulator.errors import FieldRule, ScenarioError, ScenarioErrors
@@ -39,17 +47,35 @@ class Model(BaseModel):
 
 
 # -- distributions --------------------------------------------------------------------------------
-class FixedDist(Model):
+class DistModel(Model):
+    """A distribution field. ``source`` optionally says where its numbers come from (a
+    calibration overlay names the file and the number of samples); it travels into the
+    resolved parameters' provenance (:meth:`Params.frame`) and does not change the draws."""
+
+    source: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_source(self, handler):
+        # a distribution without a source dumps as before (no 'source: null' everywhere)
+        d = handler(self)
+        if isinstance(d, dict):
+            src = d.pop("source", None)
+            if src is not None:
+                d["source"] = src   # last: the numbers read first
+        return d
+
+
+class FixedDist(DistModel):
     kind: Literal["fixed"]
     value: NonNegFloat
 
 
-class ExponentialDist(Model):
+class ExponentialDist(DistModel):
     kind: Literal["exponential"]
     mean: PosFloat
 
 
-class LogNormalDist(Model):
+class LogNormalDist(DistModel):
     """Log-normal by its median and either ``sigma`` (of ln X) or its 99th percentile."""
 
     kind: Literal["lognormal"]
@@ -66,7 +92,7 @@ class LogNormalDist(Model):
         return self
 
 
-class UniformDist(Model):
+class UniformDist(DistModel):
     kind: Literal["uniform"]
     low: NonNegFloat
     high: NonNegFloat
@@ -78,7 +104,7 @@ class UniformDist(Model):
         return self
 
 
-class ParetoDist(Model):
+class ParetoDist(DistModel):
     kind: Literal["pareto"]
     shape: PosFloat
     scale: PosFloat
@@ -87,7 +113,7 @@ class ParetoDist(Model):
 #: the forms a distribution field accepts (quoted in errors)
 DIST_FORMS = ("a number (a fixed value), or {kind: fixed, value}, {kind: exponential, mean}, "
               "{kind: lognormal, median, sigma | p99}, {kind: uniform, low, high}, "
-              "{kind: pareto, shape, scale}")
+              "{kind: pareto, shape, scale}, each with an optional 'source'")
 
 
 def _bare_number(v):
@@ -1039,6 +1065,13 @@ _CATALOG_MAP = {
 }
 
 
+def _with_source(where: str, value) -> str:
+    """Provenance of a scenario value: where it is set, and the ``source`` a distribution
+    carries (a calibration overlay's file and sample count)."""
+    src = getattr(value, "source", None)
+    return f"{where}: {src}" if src else where
+
+
 def _get_path(model: BaseModel, path: str):
     node: Any = model
     for part in path.split("."):
@@ -1071,7 +1104,8 @@ class Params:
             v = _get_path(scn.aws, spath)
             if v is not None:
                 self._values[ckey] = v.model_dump() if isinstance(v, BaseModel) else v
-                self._origin[ckey] = ("scenario", f"aws.{spath} in scenario {scn.name!r}")
+                self._origin[ckey] = ("scenario", _with_source(
+                    f"aws.{spath} in scenario {scn.name!r}", v))
         self._dists: dict[str, Any] = {}
         # the scenario's own settings of each function, listed for provenance
         for fname, f in scn.aws.lambda_.functions:
@@ -1088,7 +1122,8 @@ class Params:
                     self._origin[key] = (
                         ("default", f"aws.lambda.functions.{fname}.{field}: the schema's default")
                         if v == default else
-                        ("scenario", f"aws.lambda.functions.{fname}.{field} in scenario {scn.name!r}"))
+                        ("scenario", _with_source(f"aws.lambda.functions.{fname}.{field} in "
+                                                  f"scenario {scn.name!r}", getattr(f, field))))
 
     #: every key any Params object was asked for in this process (the catalog test's evidence
     #: that an entry is read by the model)

@@ -195,6 +195,8 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
     end = arch.scn.duration_s
     reg = arch.reg
     geo = arch.geo
+    # the routing step of each publish, for the measured component latencies
+    route_drawn = arch.s.tally("api_gateway.publish") if route_applies else None
     t = 0.0
     while t < end:
         t1 = min(t + W, end)
@@ -205,7 +207,9 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
             # the sender is chosen when it sends: its location and Region set the uplink
             ts = np.sort(rng.uniform(t, t1, n))
             r = route.sample(rng, n)
-            if not route_applies:
+            if route_applies:
+                route_drawn.add(r)
+            else:
                 r = np.zeros(n)
             size = arch.payload.sample(rng, n)
             send = _Sender(arch, on_arrive)
@@ -217,6 +221,7 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
             r = route.sample(rng, n)
             if route_applies:
                 arrive = arrive + r
+                route_drawn.add(r)
             else:
                 r = np.zeros(n)
             size = arch.payload.sample(rng, n)

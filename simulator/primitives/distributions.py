@@ -14,6 +14,14 @@ import numpy as np
 # z-score of the 99th percentile of a standard normal (used to turn a p99 into a sigma).
 Z99 = 2.3263478740408408
 
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def normal_cdf(z) -> np.ndarray:
+    """Standard normal CDF, elementwise: (1 + erf(z / sqrt 2)) / 2."""
+    z = np.asarray(z, dtype=float)
+    return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)).astype(float))
+
 
 class Distribution:
     """Base class: subclasses implement ``sample``, ``mean``, ``variance``, ``quantile``."""
@@ -34,6 +42,10 @@ class Distribution:
         raise NotImplementedError
 
     def quantile(self, q: float) -> float:  # pragma: no cover
+        raise NotImplementedError
+
+    def cdf(self, x) -> np.ndarray:  # pragma: no cover
+        """P(X <= x), elementwise."""
         raise NotImplementedError
 
     @property
@@ -60,6 +72,9 @@ class Fixed(Distribution):
     def quantile(self, q):
         return self.value
 
+    def cdf(self, x):
+        return (np.asarray(x, dtype=float) >= self.value).astype(float)
+
     @property
     def upper(self):
         return self.value
@@ -82,6 +97,10 @@ class Exponential(Distribution):
 
     def quantile(self, q):
         return -self.mean_value * math.log1p(-q)
+
+    def cdf(self, x):
+        x = np.maximum(np.asarray(x, dtype=float), 0.0)
+        return -np.expm1(-x / self.mean_value)
 
 
 @dataclass(frozen=True)
@@ -116,6 +135,12 @@ class LogNormal(Distribution):
 
         return self.median * math.exp(self.sigma * NormalDist().inv_cdf(q))
 
+    def cdf(self, x):
+        x = np.asarray(x, dtype=float)
+        with np.errstate(divide="ignore"):
+            z = (np.log(np.maximum(x, 0.0)) - math.log(self.median)) / self.sigma
+        return normal_cdf(z)
+
 
 @dataclass(frozen=True)
 class Uniform(Distribution):
@@ -135,6 +160,10 @@ class Uniform(Distribution):
 
     def quantile(self, q):
         return self.low + q * (self.high - self.low)
+
+    def cdf(self, x):
+        x = np.asarray(x, dtype=float)
+        return np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
 
     @property
     def upper(self):
@@ -164,6 +193,10 @@ class Pareto(Distribution):
 
     def quantile(self, q):
         return self.scale * (1 - q) ** (-1 / self.shape)
+
+    def cdf(self, x):
+        x = np.maximum(np.asarray(x, dtype=float), self.scale)
+        return 1.0 - (self.scale / x) ** self.shape
 
 
 def make_distribution(spec: dict) -> Distribution:

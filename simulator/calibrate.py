@@ -197,12 +197,12 @@ def calibrate(lambda_reports: dict[str, str | Path] | None = None,
         if len(init):
             fits.append(fit_samples(f"{where}.init_s", init,
                                     _src(path, len(init), "@initDuration", "cold starts")))
-    for path, key, ops in ((dynamodb_item, "aws.dynamodb.latency.item_s", "item calls"),
-                           (dynamodb_query, "aws.dynamodb.latency.query_page_s", "Query")):
-        if path is not None:
-            avg, cnt, _ = read_metric(path, DYNAMODB_METRIC)
+    for export, key, ops in ((dynamodb_item, "aws.dynamodb.latency.item_s", "item calls"),
+                             (dynamodb_query, "aws.dynamodb.latency.query_page_s", "Query")):
+        if export is not None:
+            avg, cnt, _ = read_metric(export, DYNAMODB_METRIC)
             fits.append(fit_period_averages(key, avg, cnt, _src(
-                path, int(cnt.sum()), f"{DYNAMODB_METRIC} ({ops})",
+                export, int(cnt.sum()), f"{DYNAMODB_METRIC} ({ops})",
                 f"averages of {len(avg)} periods; server-side, without the network hop",
                 "requests")))
     if (apigw_latency is None) != (apigw_integration_latency is None):
@@ -211,6 +211,7 @@ def calibrate(lambda_reports: dict[str, str | Path] | None = None,
                             "IntegrationLatency: give both exports (WebSocket APIs publish "
                             "only IntegrationLatency; fit the Lambda from its REPORT lines)")
     if apigw_latency is not None:
+        assert apigw_integration_latency is not None   # both or neither, checked above
         avg, cnt = _apigw_overhead(apigw_latency, apigw_integration_latency)
         fits.append(fit_period_averages("aws.api_gateway.latency.route_s", avg, cnt, _src(
             apigw_latency, int(cnt.sum()), "Latency - IntegrationLatency",
@@ -415,6 +416,7 @@ def fit_samples(key: str, x_s: np.ndarray, source: str) -> Fit:
         cands[kind] = (ll, aic, ks)
         if best is None or aic < best[1]:
             best = (spec, aic, ks)
+    assert best is not None   # SAMPLE_KINDS is not empty
     spec, _, ks = best
     d = make_distribution(spec)
     e50, e99 = np.quantile(x, [0.5, 0.99])

@@ -207,7 +207,7 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
             # the sender is chosen when it sends: its location and Region set the uplink
             ts = np.sort(rng.uniform(t, t1, n))
             r = route.sample(rng, n)
-            if route_applies:
+            if route_drawn is not None:
                 route_drawn.add(r)
             else:
                 r = np.zeros(n)
@@ -219,7 +219,7 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
             ts = np.sort(rng.uniform(t, t1, n))
             arrive = ts + arch.oneway.sample(rng, n)
             r = route.sample(rng, n)
-            if route_applies:
+            if route_drawn is not None:
                 arrive = arrive + r
                 route_drawn.add(r)
             else:

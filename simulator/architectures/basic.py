@@ -35,6 +35,7 @@ from simulator.aws.lambda_ import LambdaService
 from simulator.aws.sdk import RetryPolicy
 from simulator.lifecycle.heartbeat import AppHeartbeat
 from simulator.primitives.events import Call
+from simulator.rng import BufferedDraws
 from simulator.scenario import build_dist
 from simulator.units import MINUTE
 from simulator.workload.population import OPEN
@@ -99,7 +100,7 @@ class BasicArchitecture(Design):
         life = params["behaviour.lambda_idle_env_lifetime_s"]
         self.lam = LambdaService(
             params, recorder, self.region,
-            self.s.buffered(f"lambda.idle_lifetime{self._sfx}", life)
+            BufferedDraws(self.s[f"lambda.idle_lifetime{self._sfx}"], life)   # not a latency
             if hasattr(life, "sample") else None)
         fns = scn.aws.lambda_.functions
         self.f_auth = self.function("authorizer", fns.authorizer) if fns.authorizer else None

@@ -919,6 +919,10 @@ def _catalog_override_rules(scn: Scenario, catalog: Catalog) -> list[ScenarioErr
                                                     f"aws.{by_key[key]} instead"))
             else:
                 errs += _same_type(where, catalog.facts[key].value, v)
+                anchor = v.get("anchor") if isinstance(v, dict) else None
+                if isinstance(anchor, str) and anchor not in catalog.regions:
+                    errs.append(ScenarioError(f"{where}.anchor", anchor,
+                                              "no latency data for this Region (data/latency)"))
     return errs
 
 

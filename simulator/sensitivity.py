@@ -30,7 +30,8 @@ left out of the default set (name them in ``keys`` to vary them anyway).
 ...                                                  "warmup_s": 10})
 >>> oat = sim.sensitivity(scn, metric="latency_p99_ms")                # doctest: +SKIP
 >>> oat[["key", "low", "high", "metric_low", "metric_high", "swing"]]  # doctest: +SKIP
->>> sim.plots.tornado(oat)                                              # doctest: +SKIP
+>>> from simulator import plots
+>>> plots.tornado(oat)                                                  # doctest: +SKIP
 >>> sob = sim.sensitivity(scn, method="sobol", n=64, workers=2)        # doctest: +SKIP
 
 Why not SALib: the estimators are a few lines of numpy (:func:`saltelli_design`,
@@ -245,7 +246,7 @@ def _metric_of(summary: dict, metric: str) -> float:
 
         numeric = [k for k, x in summary.items()
                    if isinstance(x, (int, float)) and not isinstance(x, bool)]
-        near = difflib.get_close_matches(metric, numeric, n=5, cutoff=0.5) or numeric[:8]
+        near = difflib.get_close_matches(metric, numeric, n=5, cutoff=0.5) or numeric[:8]  # not a catalog value
         raise ScenarioError("metric", metric, "not a number this scenario's runs report; e.g. "
                             + ", ".join(near))
     return float(v)

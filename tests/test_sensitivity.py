@@ -201,6 +201,8 @@ def test_bad_input_names_the_field(kwargs, field):
     ({"catalog.behaviour.service_half_open_detection_s": True},
      "catalog.behaviour.service_half_open_detection_s"),
     ({"catalog.geography.europe": {"anchor": "eu-central-1"}}, "catalog.geography.europe"),
+    ({"catalog.geography.europe": {"anchor": "mars-1", "rtt_s": 0.02}},
+     "catalog.geography.europe.anchor"),
 ])
 def test_bad_catalog_override_names_the_entry(override, field):
     with pytest.raises(sim.ScenarioError) as e:

@@ -898,6 +898,21 @@ def _range_text(row) -> str:
     return f"{what}{fmt_number(row['low'])}-{fmt_number(row['high'])} {u}".rstrip()
 
 
+#: unit of a summary key by its ending, for keys without a LABELS entry
+_SUFFIX_UNITS = (("_usd_per_month", "USD/month"), ("_usd", "USD"), ("_ms", "ms"),
+                 ("_gb_seconds", "GB-s"), ("_seconds", "s"), ("_s", "s"), ("_bytes", "bytes"), ("_fraction", "share"))
+
+
+def _metric_label(metric: str) -> tuple[str, str]:
+    """(axis label, unit) of a summary key: from LABELS, else its unit from its name's ending
+    (``cost_usd`` -> USD), else a count."""
+    if metric in LABELS:
+        return label(metric), unit(metric)
+    base = metric.split(".")[0]
+    u = next((u for end, u in _SUFFIX_UNITS if base.endswith(end)), "count")
+    return f"{metric} ({u})", u
+
+
 def tornado(table: pd.DataFrame, ax: Axes | None = None, top: int | None = 15,
             title: str | None = None) -> Axes:
     """A tornado chart of a one-at-a-time sensitivity table
@@ -930,12 +945,13 @@ def tornado(table: pd.DataFrame, ax: Axes | None = None, top: int | None = 15,
                 fontsize="x-small")
     for yy in y[~failed & (lo == base) & (hi == base)]:
         ax.text(base, yy, " no change", va="center", fontsize="x-small", color="grey")
+    xlabel, xunit = _metric_label(metric)
     ax.axvline(base, color="black", lw=THIN,
-               label=f"baseline = {fmt_number(base)} {unit(metric)}".rstrip())
+               label=f"baseline = {fmt_number(base)} {xunit}".rstrip())
     ax.set_yticks(y, [f"{r['key']}\n{_range_text(r)}" for _, r in rows.iterrows()],
                   fontsize="small")
     ax.invert_yaxis()
-    ax.set_xlabel(label(metric))
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("catalog value varied (range tried)")
     ax.grid(True, axis="x", alpha=0.3)  # not a catalog value
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")

@@ -164,6 +164,18 @@ def test_tornado_draws_the_baseline_and_labelled_axes():
     plt.close("all")
 
 
+def test_tornado_labels_any_metric_with_a_unit():
+    df = pd.DataFrame({"key": ["a.b"], "low": [1.0], "high": [2.0], "unit": ["s"],
+                       "metric_low": [1.0], "metric_high": [3.0], "metric_baseline": [2.0],
+                       "swing": [2.0]})
+    for metric, xlabel in (("cost_usd", "cost_usd (USD)"), ("lambda_gb_seconds",
+                                                            "lambda_gb_seconds (GB-s)"),
+                           ("breaches_total", "breaches_total (count)")):
+        df.attrs["metric"] = metric
+        assert plots.tornado(df).get_xlabel() == xlabel
+    plt.close("all")
+
+
 # ----------------------------------------------------------------------------- bad input
 
 

@@ -900,7 +900,8 @@ def _range_text(row) -> str:
 
 #: unit of a summary key by its ending, for keys without a LABELS entry
 _SUFFIX_UNITS = (("_usd_per_month", "USD/month"), ("_usd", "USD"), ("_ms", "ms"),
-                 ("_gb_seconds", "GB-s"), ("_seconds", "s"), ("_s", "s"), ("_bytes", "bytes"), ("_fraction", "share"))
+                 ("_gb_seconds", "GB-s"), ("_seconds", "s"), ("_s", "s"), ("_bytes", "bytes"),
+                 ("_fraction", "share"))
 
 
 def _metric_label(metric: str) -> tuple[str, str]:

@@ -8,6 +8,7 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> cmp = sim.compare(scn, ["basic", "sns", "sqs", "appsync", "managed"], replications=3)
 >>> cmp.table, cmp.cdf()
 >>> print(res.verdict())          # what broke first, what binds, headroom, what to change
+>>> sim.sensitivity(scn, metric="latency_p99_ms")   # which assumptions move p99 most
 """
 
 from simulator.calibrate import Calibration, calibrate
@@ -18,6 +19,7 @@ from simulator.engine import run
 from simulator.errors import Interrupted, ScenarioError
 from simulator.metrics.result import SUMMARY_KEYS, Result
 from simulator.scenario import Params, Scenario, load_scenario, resolve, scenario_from_dict
+from simulator.sensitivity import sensitivity
 from simulator.sweeps import summarize, sweep
 from simulator.workload.geography import geography_frame, regional_quotas
 
@@ -42,6 +44,7 @@ __all__ = [
     "resolve",
     "run",
     "scenario_from_dict",
+    "sensitivity",
     "summarize",
     "sweep",
 ]

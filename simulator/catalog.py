@@ -13,6 +13,8 @@ Files under ``data/`` (``quotas/``, ``latency/``, ``behaviour/``, ``pricing/``) 
         as_of: "2025-05"
         confidence: high          # high | medium | low | assumption
         by_region: {af-south-1: 250}   # optional per-Region values
+        range: [250, 1000]        # optional: plausible low and high (for a distribution,
+                                  # of its median), what a sensitivity analysis varies over
 
 and are addressed as ``namespace.entry``. No quota, price or latency is written in code:
 components ask the catalog, and the scenario may override (with the override recorded as
@@ -61,6 +63,44 @@ def check_sourced(e: dict, where: str, required: tuple[str, ...] = ()) -> None:
         raise ScenarioError(f"{where}.source", e["source"], "must name a source")
 
 
+def median_of(value: Any) -> float | None:
+    """The number a range speaks of: a number itself, a distribution's median, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, dict) and "kind" in value:
+        from simulator.primitives.distributions import make_distribution
+
+        return float(make_distribution(value).quantile(0.5))
+    return None
+
+
+def check_range(value: Any, rng: Any, where: str) -> tuple[float, float] | None:
+    """An entry's optional ``range: [low, high]``: two finite numbers, low < high, around the
+    value (for a distribution, around its median); only numbers and distributions have one."""
+    if rng is None:
+        return None
+    ok = (isinstance(rng, (list, tuple)) and len(rng) == 2
+          and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x == x
+                  and abs(x) != float("inf") for x in rng))
+    if not ok:
+        raise ScenarioError(where, rng, "must be [low, high], two finite numbers")
+    lo, hi = float(rng[0]), float(rng[1])
+    if not lo < hi:
+        raise ScenarioError(where, rng, "low must be less than high")
+    mid = median_of(value)
+    if mid is None:
+        raise ScenarioError(where, rng, "only a number or a distribution has a range")
+    if not lo <= mid <= hi:
+        raise ScenarioError(where, rng, f"must contain the value ({mid:g}; for a distribution, "
+                                        "its median)")
+    if isinstance(value, dict) and lo <= 0:
+        raise ScenarioError(where, rng, "a distribution's median range must be > 0 (it is "
+                                        "scaled to it)")
+    return (lo, hi)
+
+
 @dataclass(frozen=True)
 class Fact:
     """One catalog entry, resolved for a Region."""
@@ -75,6 +115,7 @@ class Fact:
     notes: str = ""
     adjustable: bool | None = None
     by_region: dict = field(default_factory=dict)
+    range: tuple[float, float] | None = None
 
     def for_region(self, region: str | None) -> Any:
         if region is not None and region in self.by_region:
@@ -126,6 +167,7 @@ class Catalog:
                 as_of=str(e["as_of"]), confidence=e["confidence"], kind=kind,
                 notes=str(e.get("notes", "")).strip(), adjustable=e.get("adjustable"),
                 by_region=dict(e.get("by_region") or {}),
+                range=check_range(e["value"], e.get("range"), f"{where}.range"),
             )
 
     def _load_presets(self) -> None:
@@ -170,7 +212,7 @@ class Catalog:
         return pd.DataFrame([
             {"key": f.key, "kind": f.kind, "value": f.value, "unit": f.unit,
              "confidence": f.confidence, "as_of": f.as_of, "source": f.source,
-             "by_region": f.by_region or None, "notes": f.notes}
+             "by_region": f.by_region or None, "range": f.range, "notes": f.notes}
             for f in self.facts.values()
         ])
 

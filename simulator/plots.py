@@ -916,3 +916,83 @@ def qq(fit, ax: Axes | None = None, title: str | None = None) -> Axes:
     ax.set_title(title or f"{fit.key}: KS {fit.ks:.3f}")
     ax.legend(loc="upper left", fontsize=8)
     return ax
+
+
+# ----------------------------------------------------------------------------- sensitivity
+
+
+def _short_unit(unit_text: str) -> str:
+    """``"s, one PostToConnection call ..."`` -> ``"s"``: the unit before its description."""
+    head = str(unit_text).split(",")[0].split(" (")[0].strip()
+    return head if len(head.split()) <= 3 else head.split()[0]
+
+
+def _range_text(row) -> str:
+    if isinstance(row["low"], (bool, np.bool_)):
+        return "no / yes"
+    u = _short_unit(row.get("unit", ""))
+    what = "median " if row.get("varied") == "median" else ""
+    return f"{what}{fmt_number(row['low'])}-{fmt_number(row['high'])} {u}".rstrip()
+
+
+#: unit of a summary key by its ending, for keys without a LABELS entry
+_SUFFIX_UNITS = (("_usd_per_month", "USD/month"), ("_usd", "USD"), ("_ms", "ms"),
+                 ("_gb_seconds", "GB-s"), ("_seconds", "s"), ("_s", "s"), ("_bytes", "bytes"),
+                 ("_fraction", "share"))
+
+
+def _metric_label(metric: str) -> tuple[str, str]:
+    """(axis label, unit) of a summary key: from LABELS, else its unit from its name's ending
+    (``cost_usd`` -> USD), else a count."""
+    if metric in LABELS:
+        return label(metric), unit(metric)
+    base = metric.split(".")[0]
+    u = next((u for end, u in _SUFFIX_UNITS if base.endswith(end)), "count")
+    return f"{metric} ({u})", u
+
+
+def tornado(table: pd.DataFrame, ax: Axes | None = None, top: int | None = 15,
+            title: str | None = None) -> Axes:
+    """A tornado chart of a one-at-a-time sensitivity table
+    (:func:`simulator.sensitivity`, ``method="oat"``): for each value, a bar from the baseline
+    metric to the metric at the value's low end and one to its high end, the largest swing
+    on top, the range tried in the label, and the baseline drawn.
+
+    ``top`` keeps the largest swings (None: all). The metric comes from ``table.attrs``.
+    """
+    _require(table, ["key", "low", "high", "metric_low", "metric_high", "metric_baseline",
+                     "swing"])
+    if table.empty:
+        raise ValueError("the sensitivity table is empty")
+    metric = table.attrs.get("metric", "metric")
+    rows = table.sort_values("swing", ascending=False, na_position="last", kind="stable")
+    if top is not None:
+        rows = rows.head(top)
+    base = float(rows["metric_baseline"].iloc[0])
+    ax = _new_ax(ax, figsize=(10, 0.5 * len(rows) + 1.8))  # not a catalog value
+    y = np.arange(len(rows))
+    lo = rows["metric_low"].to_numpy(dtype=float)
+    hi = rows["metric_high"].to_numpy(dtype=float)
+    ax.barh(y, lo - base, left=base, height=BAR_WIDTH, color="tab:blue",
+            label="value at the low end of its range")
+    ax.barh(y, hi - base, left=base, height=BAR_WIDTH, color="tab:red", alpha=0.75,
+            label="value at the high end of its range")
+    failed = ~(np.isfinite(lo) & np.isfinite(hi))
+    for yy in y[failed]:
+        ax.text(base, yy, " a run failed (see the table's error column)", va="center",
+                fontsize="x-small")
+    for yy in y[~failed & (lo == base) & (hi == base)]:
+        ax.text(base, yy, " no change", va="center", fontsize="x-small", color="grey")
+    xlabel, xunit = _metric_label(metric)
+    ax.axvline(base, color="black", lw=THIN,
+               label=f"baseline = {fmt_number(base)} {xunit}".rstrip())
+    ax.set_yticks(y, [f"{r['key']}\n{_range_text(r)}" for _, r in rows.iterrows()],
+                  fontsize="small")
+    ax.invert_yaxis()
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("catalog value varied (range tried)")
+    ax.grid(True, axis="x", alpha=0.3)  # not a catalog value
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    what = LABELS[metric][0] if metric in LABELS else metric
+    ax.set_title(title or f"which assumptions move the {what} most")
+    return ax

@@ -650,6 +650,10 @@ class Scenario(Model):
     billing: BillingConfig = BillingConfig()
     multi_region: MultiRegionConfig = MultiRegionConfig()
     engine: EngineConfig = EngineConfig()
+    #: catalog entries that have no ``aws.*`` field, overridden by namespace and entry
+    #: (``catalog: {latency: {lambda_init_s: {kind: lognormal, median: 0.5, p99: 1.5}}}``,
+    #: dotted path ``catalog.latency.lambda_init_s``); one value for every Region
+    catalog: dict[str, dict[str, Any]] = {}
 
     @model_validator(mode="after")
     def _warmup_inside_run(self):
@@ -923,6 +927,61 @@ def _geo_rules(scn: Scenario, catalog: Catalog) -> list[ScenarioError]:
     return errs
 
 
+def _catalog_override_rules(scn: Scenario, catalog: Catalog) -> list[ScenarioError]:
+    """``catalog.<namespace>.<entry>`` overrides: a known entry without an ``aws.*`` field
+    (one way to set each value), of the entry's own type (a number for a number, a
+    distribution for a distribution, the same fields for a mapping)."""
+    errs = []
+    by_key = {ckey: spath for spath, ckey in _CATALOG_MAP.items()}
+    for ns, entries in scn.catalog.items():
+        for name, v in entries.items():
+            key, where = f"{ns}.{name}", f"catalog.{ns}.{name}"
+            if key not in catalog.facts:
+                near = sorted(k for k in catalog.facts if k.startswith(f"{ns}."))[:8]
+                errs.append(ScenarioError(where, v, "not a catalog entry"
+                                          + (f"; {ns}.* has: {', '.join(near)}" if near else "")))
+            elif key in by_key:
+                errs.append(ScenarioError(where, v, f"this entry has a scenario field: set "
+                                                    f"aws.{by_key[key]} instead"))
+            else:
+                errs += _same_type(where, catalog.facts[key].value, v)
+                anchor = v.get("anchor") if isinstance(v, dict) else None
+                if isinstance(anchor, str) and anchor not in catalog.regions:
+                    errs.append(ScenarioError(f"{where}.anchor", anchor,
+                                              "no latency data for this Region (data/latency)"))
+    return errs
+
+
+def _same_type(where: str, base: Any, v: Any) -> list[ScenarioError]:
+    if isinstance(base, dict) and "kind" in base:
+        try:
+            _DIST_ADAPTER.validate_python(v)
+        except ValidationError as e:
+            err = e.errors()[0]
+            at = ".".join(str(x) for x in err["loc"][1:])
+            msg = err["msg"].removeprefix("Value error, ")
+            return [ScenarioError(where + (f".{at}" if at else ""), v,
+                                  f"a distribution: {msg}")]
+        return []
+    if isinstance(base, dict):
+        if not isinstance(v, dict) or set(v) != set(base):
+            return [ScenarioError(where, v, f"must be a mapping with exactly the catalog "
+                                            f"entry's fields {sorted(base)}")]
+        return [e for k in base for e in _same_type(f"{where}.{k}", base[k], v[k])]
+    if isinstance(base, bool) or isinstance(v, bool):
+        ok = isinstance(base, bool) and isinstance(v, bool)
+        return [] if ok else [ScenarioError(where, v, f"must be a {type(base).__name__} like "
+                                                      f"the catalog's {base!r}")]
+    if isinstance(base, (int, float)):
+        ok = isinstance(v, (int, float)) and v == v and abs(v) != float("inf")
+        return [] if ok else [ScenarioError(where, v, "must be a finite number like the "
+                                                      f"catalog's {base!r}")]
+    if not isinstance(v, type(base)):
+        return [ScenarioError(where, v, f"must be a {type(base).__name__} like the "
+                                        f"catalog's {base!r}")]
+    return []
+
+
 def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
     """Rules between the scenario and the data: Region, preset, architecture, Lambda limits."""
     from simulator.architectures import registry
@@ -943,6 +1002,7 @@ def check_against_catalog(scn: Scenario, catalog: Catalog) -> None:
             errs.append(ScenarioError(f"variants[{k}]", v,
                                       f"unknown architecture; known: {', '.join(registry.names())}"))
     errs += _geo_rules(scn, catalog)
+    errs += _catalog_override_rules(scn, catalog)
     if errs:
         raise ScenarioErrors(errs)
     p = Params(scn, catalog)
@@ -1106,6 +1166,16 @@ class Params:
                 self._values[ckey] = v.model_dump() if isinstance(v, BaseModel) else v
                 self._origin[ckey] = ("scenario", _with_source(
                     f"aws.{spath} in scenario {scn.name!r}", v))
+        for ns, entries in scn.catalog.items():
+            for name, v in entries.items():
+                base = catalog.facts[f"{ns}.{name}"].value if f"{ns}.{name}" in catalog.facts else None
+                if isinstance(base, dict) and "kind" in base and not isinstance(v, dict):
+                    v = _DIST_ADAPTER.validate_python(v).model_dump()   # a bare number: fixed
+                self._values[f"{ns}.{name}"] = v
+                self._origin[f"{ns}.{name}"] = ("scenario",
+                                                f"catalog.{ns}.{name} in scenario {scn.name!r}")
+        #: the keys this object was asked for (what one run read)
+        self.reads: set[str] = set()
         self._dists: dict[str, Any] = {}
         # the scenario's own settings of each function, listed for provenance
         for fname, f in scn.aws.lambda_.functions:
@@ -1132,6 +1202,7 @@ class Params:
     def __getitem__(self, key: str) -> Any:
         v = self._values[key]
         Params.read_keys.add(key)
+        self.reads.add(key)
         if isinstance(v, dict) and "kind" in v:
             d = self._dists.get(key)
             if d is None:
@@ -1142,6 +1213,7 @@ class Params:
 
     def raw(self, key: str) -> Any:
         Params.read_keys.add(key)
+        self.reads.add(key)
         return self._values[key]
 
     def frame(self):

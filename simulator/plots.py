@@ -900,7 +900,8 @@ def validation_blocking(table: pd.DataFrame, curves: pd.DataFrame, ax: Axes | No
         pts = table[table["c"] == c]
         if len(pts):
             ax.errorbar(pts["erlangs"] / c, pts["simulated"], yerr=pts["tolerance"], fmt="o",
-                        color=color, ms=5, capsize=3, label=f"model, c = {c:,} (± tolerance)")
+                        color=color, ms=5, capsize=3,  # not a catalog value
+                        label=f"model, c = {c:,} (± tolerance)")
     ax.set_yscale("log")
     ax.set_xlabel("offered load per execution (Erlangs / c)")
     ax.set_ylabel("throttled share of invocations (log scale)")
@@ -927,7 +928,7 @@ def validation_errors(table: pd.DataFrame, ax: Axes | None = None,
     shown = np.clip(share, -edge, edge)
     y = np.arange(n)[::-1]
     colors = np.where(table["passed"].to_numpy(dtype=bool), "tab:green", "tab:red")
-    ax.barh(y, shown, color=colors, height=0.6)
+    ax.barh(y, shown, color=colors, height=0.6)  # not a catalog value
     out = np.abs(share) > edge
     ax.scatter(shown[out], y[out], marker=">", color="tab:red", zorder=3)
     for x in (-1.0, 1.0):
@@ -935,7 +936,7 @@ def validation_errors(table: pd.DataFrame, ax: Axes | None = None,
     ax.set_yticks(y)
     ax.set_yticklabels([f"{g.split(' vs ')[0]}: {c}" for g, c in
                         zip(table["group"], table["check"])], fontsize="x-small")
-    ax.set_xlim(-edge - 0.1, edge + 0.1)
+    ax.set_xlim(-edge - 0.1, edge + 0.1)  # not a catalog value
     ax.set_xlabel("error / tolerance (−1 to 1 passes)")
     ax.legend(handles=[Patch(color="tab:green", label="pass"), Patch(color="tab:red", label="fail"),
                        Line2D([], [], color="black", ls="--", lw=THIN, label="tolerance")],

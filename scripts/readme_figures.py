@@ -2,7 +2,7 @@
 and the basic design's livestream at 20,000 and 200 viewers.
 
     .venv/bin/python scripts/readme_figures.py [--replications 3] [--workers 2]
-                                               [--only livestream|multi_region]
+                                               [--only livestream|multi_region|first_hour|validation]
 
 Runs ``sim.compare`` on ``data/scenarios/livestream-compare.yaml`` (20,000 viewers of one
 channel, 2 messages/s) and ``data/scenarios/chat-compare.yaml`` (100,000 chat users), prints
@@ -10,6 +10,8 @@ a Markdown table per scenario, and writes the rows to ``benchmarks/results/compa
 ``tests/test_readme.py`` checks that the README quotes these rows. About 15 minutes on 2 cores.
 ``--only multi_region`` recomputes the multi-Region figures alone (``global-chat`` from one,
 two and three Regions, by user location; ``global-live-event``'s outage): about 5 minutes.
+``--only validation`` recomputes the README's validation tables (``simulator.validation`` at
+its ``readme`` size, seed 0): about 10 seconds.
 """
 
 from __future__ import annotations
@@ -140,6 +142,59 @@ def first_hour_figures() -> dict:
     return out
 
 
+#: the README's validation tables: (title, groups)
+VALIDATION_TABLES = (
+    ("theory", ("Lambda concurrency vs Erlang-B", "Fan-out post pool vs M/M/c clearing a batch",
+                "Cold starts vs idle expiry", "Token bucket vs closed form")),
+    ("pricing", ("AWS pricing examples",)),
+    ("latency", ("Latency defaults vs measurements",)),
+)
+
+
+def _num(x: float) -> str:
+    if x == 0:
+        return "0"
+    return f"{x:,.4g}" if abs(x) >= 1e-3 else f"{x:.3g}"
+
+
+def _short_source(src: str) -> str:
+    """The first address in a source, or the text before its first parenthesis."""
+    import re
+
+    m = re.search(r"https?://[^\s,;)]+", src)
+    return m.group(0) if m else src.split(" (")[0].split(":")[0].strip()
+
+
+def validation_row(r: dict) -> str:
+    """One README row of the validation tables, formatted from one row of
+    ``simulator.validation.validation_table``."""
+    rel = "" if r["error_rel"] != r["error_rel"] else f" ({r['error_rel']:+.1%})"
+    expected = r.get("expected_text") if isinstance(r.get("expected_text"), str) \
+        else _num(r["expected"])
+    if r["unit"] == "USD":
+        expected, simulated = f"${r['expected']:,.2f}", f"${r['simulated']:,.2f}"
+    else:
+        tail = "" if r["unit"] in ("share", "requests") else f" {r['unit']}"
+        expected, simulated = f"{expected}{tail}", f"{_num(r['simulated'])}{tail}"
+    return (f"| {r['check']} | {r['compared']} | {expected} | {simulated} | "
+            f"{_num(r['error_abs'])}{rel} | "
+            f"{_num(r['tolerance'])} | {_short_source(r['source'])} | "
+            f"{'pass' if r['passed'] else 'FAIL'} |")
+
+
+def validation_figures() -> dict:
+    """Every validation check at the README's size (seed 0), raw and as README rows."""
+    from simulator.validation import validation_table
+
+    t0 = time.perf_counter()
+    table = validation_table(size="readme", seed=0)
+    wall = time.perf_counter() - t0
+    rows = json.loads(table.to_json(orient="records"))
+    return {"size": "readme", "seed": 0, "wall_seconds": round(wall, 1), "rows": rows,
+            "tables": {name: [validation_row(r) for r in rows if r["group"] in groups]
+                       for name, groups in VALIDATION_TABLES}}
+
+
 def fmt_ms(ms: float) -> str:
     return f"{ms / 1000:,.1f} s" if ms >= 1000 else f"{ms:,.0f} ms"
 
@@ -148,7 +203,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", choices=["livestream", "multi_region", "first_hour"], default=None,
+    ap.add_argument("--only", choices=["livestream", "multi_region", "first_hour", "validation"],
+                    default=None,
                     help="recompute only these figures (keep the others)")
     args = ap.parse_args()
     out = json.loads(OUT.read_text()) if OUT.exists() else {}
@@ -159,6 +215,11 @@ def main() -> int:
         out["first_hour"] = fh = first_hour_figures()
         for label, q in fh.items():
             print(f"\n{label}: {q['command']}\n{q['verdict']}")
+    if args.only in (None, "validation"):
+        out["validation"] = val = validation_figures()
+        print(f"validation ({val['wall_seconds']} s):")
+        for name, lines in val["tables"].items():
+            print(f"\n{name}:\n" + "\n".join(lines))
     if args.only in (None, "livestream"):
         out["livestream-basic"] = live = livestream_figures()
         print("livestream-basic:", json.dumps(live))

@@ -996,3 +996,67 @@ def tornado(table: pd.DataFrame, ax: Axes | None = None, top: int | None = 15,
     what = LABELS[metric][0] if metric in LABELS else metric
     ax.set_title(title or f"which assumptions move the {what} most")
     return ax
+
+
+# ----------------------------------------------------------------------------- validation
+def validation_blocking(table: pd.DataFrame, curves: pd.DataFrame, ax: Axes | None = None,
+                        title: str | None = None) -> Axes:
+    """Lambda's throttled share against Erlang-B: the analytic curve per concurrency ``c``
+    (``simulator.validation.erlang_b_curve``), the model's estimates with their tolerance
+    (the Student-t interval of the replications) as error bars.
+
+    ``table``: rows of ``simulator.validation.lambda_blocking`` (``c``, ``erlangs``,
+    ``expected``, ``simulated``, ``tolerance``)."""
+    _require(table, ["c", "erlangs", "simulated", "tolerance"])
+    _require(curves, ["c", "erlangs", "blocking"])
+    ax = _new_ax(ax, figsize=(8, 4.5))
+    for i, (c, cur) in enumerate(curves.groupby("c", sort=True)):
+        color = f"C{i}"
+        ax.plot(cur["erlangs"] / c, cur["blocking"], color=color, lw=1.4,
+                label=f"Erlang-B, c = {c:,}")
+        pts = table[table["c"] == c]
+        if len(pts):
+            ax.errorbar(pts["erlangs"] / c, pts["simulated"], yerr=pts["tolerance"], fmt="o",
+                        color=color, ms=5, capsize=3,  # not a catalog value
+                        label=f"model, c = {c:,} (± tolerance)")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load per execution (Erlangs / c)")
+    ax.set_ylabel("throttled share of invocations (log scale)")
+    ax.grid(True, which="both", alpha=0.3)  # not a catalog value
+    ax.legend(loc="lower right", fontsize="small")
+    ax.set_title(title or "Lambda concurrency: model vs Erlang-B")
+    return ax
+
+
+def validation_errors(table: pd.DataFrame, ax: Axes | None = None,
+                      title: str | None = None) -> Axes:
+    """Every validation row's error as a share of its tolerance: inside ±1 passes. Rows
+    with a zero tolerance (exact checks) sit at 0 when exact; anything outside ±1.5 is
+    drawn at the edge with an arrow marker. Colour: pass (green) or fail (red)."""
+    _require(table, ["group", "check", "error_abs", "tolerance", "passed"])
+    n = len(table)
+    ax = _new_ax(ax, figsize=(9, max(3.0, 0.22 * n + 1.2)))
+    tol = table["tolerance"].to_numpy(dtype=float)
+    err = table["error_abs"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(tol > 0, err / np.where(tol > 0, tol, 1.0),
+                         np.where(err == 0, 0.0, np.sign(err) * np.inf))
+    edge = 1.5  # not a catalog value
+    shown = np.clip(share, -edge, edge)
+    y = np.arange(n)[::-1]
+    colors = np.where(table["passed"].to_numpy(dtype=bool), "tab:green", "tab:red")
+    ax.barh(y, shown, color=colors, height=0.6)  # not a catalog value
+    out = np.abs(share) > edge
+    ax.scatter(shown[out], y[out], marker=">", color="tab:red", zorder=3)
+    for x in (-1.0, 1.0):
+        ax.axvline(x, color="black", ls="--", lw=THIN)
+    ax.set_yticks(y)
+    ax.set_yticklabels([f"{g.split(' vs ')[0]}: {c}" for g, c in
+                        zip(table["group"], table["check"])], fontsize="x-small")
+    ax.set_xlim(-edge - 0.1, edge + 0.1)  # not a catalog value
+    ax.set_xlabel("error / tolerance (−1 to 1 passes)")
+    ax.legend(handles=[Patch(color="tab:green", label="pass"), Patch(color="tab:red", label="fail"),
+                       Line2D([], [], color="black", ls="--", lw=THIN, label="tolerance")],
+              loc="lower right", fontsize="small")
+    ax.set_title(title or "Validation: error relative to tolerance, every check")
+    return ax

@@ -34,13 +34,14 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "05_failure_modes.ipynb": {"clients": 300, "duration_s": 120.0, "warmup_s": 20.0,
                                "storm_clients": 2000, "storm_duration_s": 120.0,
                                "storm_at_s": 30.0, "replications": 1, "workers": 1},
+    "07_validation.ipynb": {"size": "small"},
 }
 # For notebooks not listed above: applied to those of these names the parameters cell defines.
 DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "warmup_s": 10.0}
 
 # At least this many figures, by notebook file name (default 1).
 MIN_FIGURES: dict[str, int] = {"01_quickstart.ipynb": 5, "02_basic_vs_broadcast.ipynb": 4,
-                               "03_multi_region.ipynb": 4}
+                               "03_multi_region.ipynb": 4, "07_validation.ipynb": 2}
 
 RENDER_FIGURES = """\
 import io as _io

@@ -142,6 +142,39 @@ def first_hour_figures() -> dict:
     return out
 
 
+#: the zombie-heartbeat scenario without its defences (for the failure-modes table)
+NO_DEFENCES = {"workload.heartbeat": {"kind": "none"}, "app.cleanup.sweep": None}
+
+
+def failure_mode_figures() -> dict:
+    """The failure-mode rows of the README's "what the article names" table: the connection
+    surge's refusals, zombies with and without heartbeats and a sweep, the reconnect storm."""
+    def run(name, overrides=None):
+        return sim.run(sim.load_scenario(ROOT / "data" / "scenarios" / f"{name}.yaml",
+                                         overrides=overrides or {})).summary
+
+    surge = run("connection-surge")
+    with_, without = run("zombie-heartbeat"), run("zombie-heartbeat", NO_DEFENCES)
+    storm = run("reconnect-storm")
+
+    def zombies(s):
+        return {"stale_post_share": f"{s['stale_post_share']:.1%}",
+                "zombie_p50": f"{s['zombie_lifetime_p50_s']:,.0f} s",
+                "zombie_p99": f"{s['zombie_lifetime_p99_s']:,.0f} s",
+                "zombie_cost": f"${s['zombie_cost_usd_per_month']:,.0f}"}
+
+    return {
+        "connection-surge": {"rejected": f"{surge['connections_rejected']:,.0f}"},
+        "zombie-heartbeat": {"with": zombies(with_), "without": zombies(without)},
+        "reconnect-storm": {
+            "dropped": f"{storm['storm_dropped']:,.0f}",
+            "duration": (f"{storm['storm_duration_s']:,.0f} s"
+                         if storm["storm_duration_s"] is not None else "not within the run"),
+            "rejected": f"{storm['storm_rejected_attempts']:,.0f}",
+            "disconnect_throttled": f"{storm['lambda_throttles.disconnect']:,.0f}"},
+    }
+
+
 #: the README's validation tables: (title, groups)
 VALIDATION_TABLES = (
     ("theory", ("Lambda concurrency vs Erlang-B", "Fan-out post pool vs M/M/c clearing a batch",
@@ -203,7 +236,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--only", choices=["livestream", "multi_region", "first_hour", "validation"],
+    ap.add_argument("--only", choices=["livestream", "multi_region", "first_hour", "validation",
+                                       "failure_modes"],
                     default=None,
                     help="recompute only these figures (keep the others)")
     args = ap.parse_args()
@@ -215,6 +249,9 @@ def main() -> int:
         out["first_hour"] = fh = first_hour_figures()
         for label, q in fh.items():
             print(f"\n{label}: {q['command']}\n{q['verdict']}")
+    if args.only in (None, "failure_modes"):
+        out["failure_modes"] = fm = failure_mode_figures()
+        print("failure_modes:", json.dumps(fm, indent=1))
     if args.only in (None, "validation"):
         out["validation"] = val = validation_figures()
         print(f"validation ({val['wall_seconds']} s):")

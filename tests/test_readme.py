@@ -7,6 +7,8 @@ from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 FIGURES = json.loads((ROOT / "benchmarks" / "results" / "compare.json").read_text())
+#: groups of figures that are not design comparisons
+OTHER = ("livestream-basic", "multi_region", "first_hour", "validation", "failure_modes")
 
 
 def _row(f: dict) -> str:
@@ -16,7 +18,7 @@ def _row(f: dict) -> str:
 
 def test_readme_quotes_every_design_comparison_row():
     for name, run in FIGURES.items():
-        if name in ("livestream-basic", "multi_region", "first_hour", "validation"):
+        if name in OTHER:
             continue
         assert len(run["figures"]) == 5, name
         for f in run["figures"]:
@@ -38,7 +40,7 @@ def test_the_saved_rows_are_the_comparison_rows():
     from readme_figures import row_figures
 
     for name, run in FIGURES.items():
-        if name not in ("livestream-basic", "multi_region", "first_hour", "validation"):
+        if name not in OTHER:
             assert [row_figures(r) for r in run["rows"]] == run["figures"]
 
 
@@ -88,3 +90,20 @@ def test_readme_quotes_the_outage():
 def test_readme_quotes_the_first_hour_verdicts():
     for label, q in FIGURES["first_hour"].items():
         assert f"$ {q['command']}\n{q['verdict']}\n" in README, label
+
+
+def test_readme_quotes_the_failure_mode_figures():
+    """The failure-mode rows (``scripts/readme_figures.py --only failure_modes``)."""
+    f = FIGURES["failure_modes"]
+    assert f"→ `connections_rejected` = {f['connection-surge']['rejected']} " in README
+    z = f["zombie-heartbeat"]
+    w, wo = z["with"], z["without"]
+    assert (f"without heartbeats or sweep {wo['stale_post_share']} of posts go to stale rows and "
+            f"zombies live {wo['zombie_p50']} at p50, {wo['zombie_p99']} at p99; with app "
+            f"keep-alives every 60 s and a 60 s sweep: {w['stale_post_share']} of posts, zombies "
+            f"{w['zombie_p50']} at p50, {w['zombie_p99']} at p99; `zombie_cost_usd_per_month` "
+            f"{wo['zombie_cost']} → {w['zombie_cost']}") in README
+    s = f["reconnect-storm"]
+    assert (f"{s['dropped']} connected clients dropped at once reconnect in {s['duration']} with "
+            f"{s['rejected']} refused attempts; the drop's `$disconnect` storm is throttled by "
+            f"Lambda ({s['disconnect_throttled']} of {s['dropped']} invocations refused)") in README

@@ -5,7 +5,9 @@ speed-up over the naive reference model run in the same job.
     python benchmarks/bench_scale.py --size small   # CI size (about 1 minute)
 
 Each case runs in a fresh interpreter so that its peak RSS is its own. Figures are printed,
-never asserted: speed is a measurement, not a test.
+never asserted: speed is a measurement, not a test. At full size the results are saved in
+``benchmarks/results/bench_scale.json`` (``--out`` elsewhere) and printed as the README's
+performance table (``readme_lines``); ``tests/test_readme.py`` checks the README quotes them.
 
 Cases (the issue's targets in brackets, for a 2-core machine):
 
@@ -109,9 +111,60 @@ def calibration() -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
+OUT = ROOT / "benchmarks" / "results" / "bench_scale.json"
+#: README table: (case name, what it is, target)
+README_CASES = (
+    ("naive-10k-ch100", "naive reference, 10k clients, channels of 100, 1 msg/user/min", ""),
+    ("fast-10k-ch100", "fast model, same scenario", "speed-up"),
+    ("chat-100k-ch100 (hour)", "chat-100k: 100k clients, channels of 100, 1 msg/user/min",
+     "[≤ 180 s, ≤ 512 MB]"),
+    ("chat-100k-ch100 (tenth)", "the same for a tenth of the time", "memory"),
+    ("chat-10k (chat-basic)", "chat-basic (10k clients, channels of about 10)", ""),
+    ("livestream-10k", "livestream, 10k viewers, throttled", ""),
+    ("chat-100k-default-quota", "chat-100k at the default 10,000 requests/s (throttled)", ""),
+)
+
+
+def _events(n: float) -> str:
+    return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n / 1e3:,.0f} k"
+
+
+def readme_lines(saved: dict) -> list[str]:
+    """The README's performance table and its summary line, from saved results."""
+    by = {r["name"]: r for r in saved["rows"]}
+    naive, fast = by["naive-10k-ch100"], by["fast-10k-ch100"]
+    hour = by["chat-100k-ch100 (hour)"]
+    speedup = (naive["wall_seconds"] / naive["sim_seconds"]) / (
+        fast["wall_seconds"] / fast["sim_seconds"])
+    lines = ["| case | simulated | wall | SimPy events | peak RSS | target |",
+             "|---|---|---|---|---|---|"]
+    for name, what, target in README_CASES:
+        r = by[name]
+        wall = f"{r['wall_seconds']:,.1f} s" if r["wall_seconds"] >= 10 else f"{r['wall_seconds']:.2f} s"
+        if target == "speed-up":
+            target = f"**{speedup:,.0f}x** faster per simulated s [≥ 100x]"
+        elif target == "memory":
+            growth = hour["peak_rss_mb"] / r["peak_rss_mb"] - 1
+            target = f"memory {growth:+.1%} over 10x the time"
+        elif name == "chat-100k-ch100 (hour)":
+            wall = f"**{wall}**"
+        lines.append(f"| {what} | {r['sim_seconds']:,.0f} s | {wall} | {_events(r['sim_events'])} "
+                     f"| {r['peak_rss_mb']:,.0f} MB | {target} |")
+    per_msg = hour["wall_seconds"] / max(hour["messages_published"], 1) * 1e6
+    lines.append("")
+    lines.append(f"Measured on {saved['date']}, {saved['cpus']} CPUs, SimPy calibration "
+                 f"{saved['calibration_us_per_event']:.2f} µs per event; the 100k-user hour "
+                 f"costs {per_msg:.0f} µs of wall time per message published and "
+                 f"{_events(hour['sim_events'] / hour['wall_seconds'])} SimPy events per wall "
+                 f"second.")
+    return lines
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size", choices=["small", "full"], default="full")
+    ap.add_argument("--out", type=Path, default=None,
+                    help=f"save the results here (default at full size: {OUT.relative_to(ROOT)})")
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
@@ -173,6 +226,17 @@ def main() -> int:
           f"{tenth['peak_rss_mb']:.0f} vs {hour_row['peak_rss_mb']:.0f} MB ({growth:+.1%})")
     print(f"  events per wall second (chat-100k): {hour_row['sim_events'] / hour_row['wall_seconds']:,.0f}; "
           f"wall per message {hour_row['wall_seconds'] / max(hour_row['messages_published'], 1) * 1e6:.1f} µs")
+    out = args.out or (OUT if full else None)
+    if out is not None:
+        import datetime
+
+        saved = {"size": args.size, "date": datetime.date.today().isoformat(),
+                 "cpus": os.cpu_count(), "calibration_us_per_event": round(cal, 3), "rows": rows}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(saved, indent=1) + "\n")
+        if full:
+            print("\nREADME table:\n" + "\n".join(readme_lines(saved)))
+        print(f"\nsaved to {out}")
     return 0
 
 

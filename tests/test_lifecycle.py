@@ -124,6 +124,9 @@ def test_storm_without_retries_rejects_what_the_quota_implies():
     s = r.summary
     burst = r.params["api_gateway.connection_burst"]
     assert s["storm_dropped"] == 4000
+    # all 4,000 try within a fraction of a second: the burst passes and the bucket's refill
+    # over the attempts' spread (500/s for ~0.13 s here: 67 more) is what the 5% allows
+    assert s["connections_rejected"] <= 4000 - burst
     assert s["connections_rejected"] == pytest.approx(4000 - burst, rel=0.05)
     assert s["storm_reconnected"] + s["storm_gave_up"] == 4000
 

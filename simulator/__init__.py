@@ -9,24 +9,28 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> cmp.table, cmp.cdf()
 >>> print(res.verdict())          # what broke first, what binds, headroom, what to change
 >>> sim.sensitivity(scn, metric="latency_p99_ms")   # which assumptions move p99 most
+>>> sim.sweep(scn, {"workload.clients": [1000, 10000]}, replications=3, out="runs/clients")
+>>> sim.load_sweep("runs/clients")   # the stored runs (a rerun of the sweep resumes there)
 """
 
 from simulator.calibrate import Calibration, calibrate
 from simulator.catalog import load_catalog
 from simulator.compare import Comparison, compare, compare_sweep, crossovers
 from simulator.costs import price
+from simulator.designs import Design, lhs, random_design
 from simulator.engine import run
 from simulator.errors import Interrupted, ScenarioError
 from simulator.metrics.result import SUMMARY_KEYS, Result
 from simulator.scenario import Params, Scenario, load_scenario, resolve, scenario_from_dict
 from simulator.sensitivity import sensitivity
-from simulator.sweeps import summarize, sweep
+from simulator.sweeps import load_sweep, summarize, sweep
 from simulator.workload.geography import geography_frame, regional_quotas
 
 __all__ = [
     "SUMMARY_KEYS",
     "Calibration",
     "Comparison",
+    "Design",
     "Interrupted",
     "Params",
     "Result",
@@ -37,9 +41,12 @@ __all__ = [
     "compare_sweep",
     "crossovers",
     "geography_frame",
+    "lhs",
     "load_catalog",
     "load_scenario",
+    "load_sweep",
     "price",
+    "random_design",
     "regional_quotas",
     "resolve",
     "run",

@@ -5,8 +5,10 @@
   [--replications R] [--workers N] [--json]``;
 * ``python -m simulator validate SCENARIO [--set key=value ...]``;
 * ``python -m simulator list`` (bundled scenarios, designs, Regions with data);
-* ``python -m simulator sweep SCENARIO --grid KEY=[V1,V2] ... [--replications R] [--workers N]
-  [--out FILE.csv]``;
+* ``python -m simulator sweep SCENARIO --grid KEY=V1,V2 ... [--lhs KEY=LO:HI ... --points N]
+  [--replications R] [--precision METRIC=HW --max-replications M] [--workers N | --dask ADDR]
+  [--out DIR] [--csv FILE.csv]`` (``--out``: every run stored as it finishes; the same command
+  again resumes);
 * ``python -m simulator calibrate [--lambda FUNCTION=FILE ...] [--dynamodb-item FILE]
   [--dynamodb-query FILE] [--apigw-latency FILE --apigw-integration-latency FILE]
   --out OVERLAY.yaml`` (fit latency distributions to CloudWatch exports; see
@@ -16,7 +18,8 @@
 values, e.g. the file ``calibrate`` writes), applied before any ``--set``.
 
 Ctrl-C ends a run, a comparison or a sweep with one line on stderr and status 130; what had
-finished is printed (or written) and marked partial.
+finished is printed (or written) and marked partial. A sweep with ``--out DIR`` has stored
+every finished run there, and the line gives the exact command that resumes it.
 
 ``run``, ``compare`` and ``validate`` take ``--seed N`` and ``--duration S`` as shortcuts for
 ``--set seed=N`` and ``--set duration_s=S``.
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from simulator.errors import Interrupted, ScenarioError
 from simulator.scenario import parse_set
@@ -47,16 +51,41 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="run designs on the same workload and compare them")
     c.add_argument("scenario")
     sub.add_parser("list", help="list the bundled scenarios, the designs and the Regions")
-    w = sub.add_parser("sweep", help="run a scenario over a grid of settings; one row per run")
+    w = sub.add_parser("sweep", help="run a scenario over a design of settings; one row per run",
+                       description="Run a scenario at every point of a grid (--grid) and/or a "
+                       "sampled design (--lhs or --random with --points). With --out DIR every "
+                       "finished run is stored as it completes; the same command again resumes.")
     w.add_argument("scenario")
-    w.add_argument("--grid", action="append", default=[], metavar="KEY=[V1,V2,...]",
-                   help="a factor (a YAML list) or a fixed value, e.g. --grid "
-                        "'workload.clients=[1000,10000]'")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="a factor (comma-separated values or a YAML list) or a fixed value, "
+                        "e.g. --grid workload.clients=1000,10000")
+    w.add_argument("--lhs", action="append", default=[], metavar="KEY=LO:HI[:log]",
+                   help="a range of a Latin hypercube design (integer bounds give integers; "
+                        ":log spreads it in log space); needs --points")
+    w.add_argument("--random", action="append", default=[], metavar="KEY=LO:HI[:log]",
+                   help="a range of a random (uniform) design; needs --points")
+    w.add_argument("--points", default=None, metavar="N", help="points of --lhs / --random")
+    w.add_argument("--design-seed", default=None, metavar="N",
+                   help="seed of the --lhs / --random draws (default: the scenario's seed)")
     w.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE")
-    w.add_argument("--replications", default="1", metavar="R")
-    w.add_argument("--workers", default="1", metavar="N")
-    w.add_argument("--out", default=None, metavar="FILE.csv",
-                   help="write the rows (also the finished ones after Ctrl-C) to this CSV")
+    w.add_argument("--replications", default="1", metavar="R",
+                   help="runs per point (with --precision: the runs each point starts with)")
+    w.add_argument("--precision", default=None, metavar="METRIC=HALF_WIDTH[%]",
+                   help="add replications per point until the 95%% CI half-width of METRIC is "
+                        "under HALF_WIDTH (in its unit, or a percentage of its mean), e.g. "
+                        "latency_p99_ms=5; needs --max-replications")
+    w.add_argument("--max-replications", default=None, metavar="M")
+    w.add_argument("--workers", default=None, metavar="N",
+                   help="processes (default: one per core; 1 runs in this process)")
+    w.add_argument("--dask", default=None, metavar="ADDRESS",
+                   help="run on a Dask cluster, e.g. tcp://scheduler:8786 (needs the dask extra)")
+    w.add_argument("--out", default=None, metavar="DIR",
+                   help="store every finished run here (Parquet + manifest); run the same "
+                        "command again to resume")
+    w.add_argument("--retry-failed", action="store_true",
+                   help="on resume, run again the runs stored with an error")
+    w.add_argument("--csv", default=None, metavar="FILE.csv",
+                   help="also write the rows (the finished ones after Ctrl-C) to this CSV")
     c.add_argument("--variants", default=None, metavar="A,B,...",
                    help="designs to compare (default: the scenario's variants), e.g. "
                         "basic,sns,sqs,appsync,managed")
@@ -204,13 +233,13 @@ def _print_costs(res) -> None:
         print(f"  estimated (no published {where} price in the catalog): {est}")
 
 
-def _int_flag(name: str, text: str) -> int:
+def _int_flag(name: str, text: str, low: int = 1) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise ScenarioError(f"--{name}", text, "must be an integer >= 1") from None
-    if v < 1:
-        raise ScenarioError(f"--{name}", text, "must be an integer >= 1")
+        raise ScenarioError(f"--{name}", text, f"must be an integer >= {low}") from None
+    if v < low:
+        raise ScenarioError(f"--{name}", text, f"must be an integer >= {low}")
     return v
 
 
@@ -319,7 +348,7 @@ def _main(argv: list[str] | None = None) -> int:
         overrides = {**read_overlay(args.overlay), **parse_set(_shortcuts(args))}
         scn = sim.load_scenario(args.scenario, overrides=overrides)
         if args.cmd == "sweep":
-            return _sweep(sim, scn, args)
+            return _sweep(sim, scn, args, list(sys.argv[1:] if argv is None else argv))
         if args.cmd == "compare":
             try:
                 cmp = sim.compare(scn, args.variants,
@@ -396,34 +425,166 @@ def _calibrate(sim, args) -> int:
     return 0
 
 
-def _sweep(sim, scn, args) -> int:
-    """``sweep``: the rows as CSV (``--out``) or printed; Ctrl-C keeps the finished rows."""
+def parse_grid(items: list[str]) -> dict:
+    """``--grid`` flags -> grid: ``KEY=V1,V2`` (comma-separated YAML values) or a YAML list
+    (``KEY=[V1,V2]``) is a factor; one value (or a YAML mapping) is fixed."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ScenarioError("--grid", item, "must be KEY=V1,V2,... e.g. "
+                                "workload.clients=1000,10000")
+        key, text = (t.strip() for t in item.split("=", 1))
+        if text[:1] in ("[", "{") or "," not in text:
+            out.update(parse_set([f"{key}={text}"]))
+        else:
+            parts = [t.strip() for t in text.split(",")]
+            if not all(parts):
+                raise ScenarioError(f"--grid {key}", text, "an empty value between commas")
+            out[key] = [parse_set([f"{key}={t}"])[key] for t in parts]
+    return out
+
+
+def parse_ranges(flag: str, items: list[str]) -> tuple[dict, list[str]]:
+    """``--lhs``/``--random`` flags -> (ranges, log keys): ``KEY=LO:HI`` or ``KEY=LO:HI:log``."""
+    import yaml
+
+    ranges, log = {}, []
+    for item in items:
+        key, _, text = item.partition("=")
+        parts = text.split(":")
+        if not key.strip() or len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "log"):
+            raise ScenarioError(f"--{flag}", item, "must be KEY=LO:HI or KEY=LO:HI:log, e.g. "
+                                "workload.clients=1000:50000:log")
+        try:
+            lo, hi = (yaml.safe_load(p) for p in parts[:2])
+        except yaml.YAMLError:
+            lo = hi = None
+        if not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in (lo, hi)):
+            raise ScenarioError(f"--{flag} {key.strip()}", text, "LO and HI must be numbers")
+        ranges[key.strip()] = (lo, hi)
+        if len(parts) == 3:
+            log.append(key.strip())
+    return ranges, log
+
+
+def _sweep_design(sim, scn, args):
+    """The sampled design of ``--lhs`` / ``--random`` (None without them)."""
+    if args.lhs and args.random:
+        raise ScenarioError("--random", args.random, "give --lhs or --random, not both")
+    flag = "lhs" if args.lhs else "random" if args.random else None
+    if flag is None:
+        if args.points is not None:
+            raise ScenarioError("--points", args.points, "only with --lhs or --random")
+        return None
+    if args.points is None:
+        raise ScenarioError("--points", None, f"--{flag} needs --points N (how many points)")
+    ranges, log = parse_ranges(flag, args.lhs or args.random)
+    seed = scn.seed if args.design_seed is None else _int_flag("design-seed", args.design_seed, 0)
+    make = sim.lhs if flag == "lhs" else sim.random_design
+    return make(ranges, n=_int_flag("points", args.points), seed=seed, log=log)
+
+
+def _sweep_precision(args) -> dict | None:
+    if args.precision is None:
+        if args.max_replications is not None:
+            raise ScenarioError("--max-replications", args.max_replications,
+                                "only with --precision")
+        return None
+    metric, sep, text = args.precision.partition("=")
+    if not sep or not text.strip():
+        raise ScenarioError("--precision", args.precision, "must be METRIC=HALF_WIDTH or "
+                            "METRIC=PERCENT%, e.g. latency_p99_ms=5 or latency_p99_ms=2%")
+    text = text.strip()
+    try:
+        v = float(text.rstrip("%"))
+    except ValueError:
+        raise ScenarioError("--precision", args.precision, "the half-width must be a number "
+                            "(a percentage of the mean with %)") from None
+    if args.max_replications is None:
+        raise ScenarioError("--max-replications", None, "--precision needs a cap, e.g. "
+                            "--max-replications 10")
+    spec: dict = {"metric": metric.strip(),
+                  "max_replications": _int_flag("max-replications", args.max_replications)}
+    spec["relative" if text.endswith("%") else "half_width"] = v / 100 if text.endswith("%") else v
+    return spec
+
+
+def _dask_executor(address: str | None):
+    """(executor, client) of a Dask scheduler; (None, None) without ``--dask``."""
+    if address is None:
+        return None, None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ScenarioError("--dask", address, "needs the dask extra: pip install "
+                                               "'wscap[dask]'") from None
+    try:
+        client = Client(address, timeout="10s")   # not a catalog value
+    except (OSError, TimeoutError) as e:
+        raise ScenarioError("--dask", address, f"no Dask scheduler answers there ({e})") from None
+    return client.get_executor(), client
+
+
+def _sweep(sim, scn, args, argv: list[str]) -> int:
+    """``sweep``: the rows printed (and to ``--csv``), each run stored in ``--out`` as it
+    finishes; Ctrl-C keeps the finished rows and says how to resume."""
+    import shlex
+
     import pandas as pd
 
-    grid = parse_set(args.grid) if args.grid else {}
-    if not grid:
-        raise ScenarioError("--grid", None, "give at least one KEY=[V1,V2,...]")
+    grid = parse_grid(args.grid)
+    design = _sweep_design(sim, scn, args)
+    if not grid and design is None:
+        raise ScenarioError("--grid", None, "give at least one --grid KEY=V1,V2,... or an "
+                            "--lhs / --random design with --points")
+    if args.out is not None and args.out.endswith(".csv"):
+        raise ScenarioError("--out", args.out, "is a directory for the resumable store (Parquet "
+                            "+ manifest); write a CSV with --csv FILE.csv")
+    if args.retry_failed and args.out is None:
+        raise ScenarioError("--retry-failed", True, "only with --out DIR (a stored sweep)")
+    precision = _sweep_precision(args)
+    replications = _int_flag("replications", args.replications)
+    if args.dask is not None and args.workers is not None:
+        raise ScenarioError("--workers", args.workers, "give --workers or --dask, not both")
+    workers = None if args.workers is None else _int_flag("workers", args.workers)
+    executor, client = _dask_executor(args.dask)
+    from simulator.store import MANIFEST, read_rows
+
+    earlier = (len(read_rows(args.out)) if args.out is not None
+               and (Path(args.out) / MANIFEST).exists() else 0)
     code, what = 0, ""
     try:
-        df = sim.sweep(scn, grid, replications=_int_flag("replications", args.replications),
-                       workers=_int_flag("workers", args.workers),
-                       progress=sys.stderr.isatty())
+        df = sim.sweep(scn, grid or None, replications=replications, workers=workers,
+                       design=design, precision=precision, out=args.out, executor=executor,
+                       retry_failed=args.retry_failed, progress=sys.stderr.isatty())
     except Interrupted as e:
         df, code, what = e.partial.assign(partial=True), 130, e.what
+    finally:
+        if client is not None:
+            client.close()
     cols = [c for c in df.columns if c.startswith("param.")] + [
         c for c in ("replication", "latency_p50_ms", "latency_p99_ms", "cost_usd_per_month",
                     "breaches_total", "error") if c in df.columns]
-    where = f"written to {args.out}" if args.out else "below"
     if code:
-        print(f"{what}; the {len(df)} finished rows are {where} (marked partial)",
-              file=sys.stderr)
-    if args.out:
-        df.to_csv(args.out, index=False)
-        if not code:
-            print(f"{len(df)} rows written to {args.out}")
-    else:
+        if args.out is not None:
+            print(f"{what}; resume with: python -m simulator {shlex.join(argv)}",
+                  file=sys.stderr)
+        else:
+            where = f"written to {args.csv}" if args.csv else "below"
+            print(f"{what}; the {len(df)} finished rows are {where} (marked partial; --out DIR "
+                  "would keep them for a resume)", file=sys.stderr)
+    if args.csv:
+        df.to_csv(args.csv, index=False)
+    if not (code and args.csv):
         with pd.option_context("display.width", 200):
             print(df[cols].to_string(index=False) if len(df) else "no run finished")
+    if not code:
+        failed = int(df["error"].notna().sum()) if "error" in df else 0
+        stored = (f"; stored in {args.out} (sim.load_sweep({args.out!r}))"
+                  + (f", {earlier} of them read from an earlier run" if earlier else "")
+                  if args.out else "")
+        csv = f"; written to {args.csv}" if args.csv else ""
+        print(f"{len(df)} runs, {failed} failed{stored}{csv}")
     return code
 
 

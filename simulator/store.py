@@ -87,7 +87,7 @@ def _atomic_write(path: Path, write) -> None:
 
 
 # the parts of a manifest that define the experiment (a resume must match them all)
-IDENTITY = ("scenario", "design", "points", "replications", "precision", "seeds")
+IDENTITY = ("scenario", "resolved", "design", "points", "replications", "precision", "seeds")
 
 
 class SweepStore:

@@ -53,7 +53,7 @@ def test_a_failing_point_is_recorded_not_raised(monkeypatch):
         return real(s, **kw)
 
     monkeypatch.setattr(sim, "run", flaky)
-    df = sim.sweep(scn, {"workload.clients": [300, 301]})
+    df = sim.sweep(scn, {"workload.clients": [300, 301]}, workers=1)
     assert df["error"].isna().sum() == 1
     assert df.loc[df["param.workload.clients"] == 301, "error"].iloc[0] == "RuntimeError: boom"
 

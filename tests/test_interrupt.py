@@ -54,9 +54,36 @@ def test_ctrl_c_during_a_sweep_writes_the_finished_rows(workers, tmp_path):
     csv = tmp_path / "rows.csv"
     code, out, err = interrupt(["sweep", "chat-basic", "--grid", "workload.clients=[2000,4000]",
                                 "--replications", "200", "--duration", "60", "--set",
-                                "warmup_s=10", "--workers", workers, "--out", str(csv)], 8.0)
+                                "warmup_s=10", "--workers", workers, "--csv", str(csv)], 8.0)
     assert code == 130
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "sweep interrupted after" in err and str(csv) in err
     df = pd.read_csv(csv)
     assert 0 < len(df) < 400 and df["partial"].all() and df["error"].isna().all()
+
+
+def test_ctrl_c_during_a_stored_sweep_prints_the_command_that_resumes_it(tmp_path):
+    import shlex
+
+    import simulator as sim
+
+    out = tmp_path / "store"
+    # 40 runs of about half a second each: some finished after 5 s, far from all
+    code, _, err = interrupt(["sweep", "chat-basic", "--grid", "workload.clients=10000,12000",
+                              "--replications", "20", "--duration", "60", "--set",
+                              "warmup_s=10", "--workers", "2", "--out", str(out)], 5.0)
+    assert code == 130
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "sweep interrupted after" in err and f"kept in {out}" in err
+    done = len(sim.load_sweep(out))
+    assert 0 < done < 40, done
+    cmd = err.strip().split("resume with: ", 1)[1]
+    assert cmd.startswith("python -m simulator sweep chat-basic ")
+    p = subprocess.run(CMD + shlex.split(cmd)[3:], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert f"{done} of them read from an earlier run" in p.stdout
+    df = sim.load_sweep(out)
+    assert sorted(zip(df["point"], df["replication"])) == [(i, r) for i in range(2)
+                                                          for r in range(20)]
+    assert df["error"].isna().all()

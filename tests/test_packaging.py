@@ -31,3 +31,13 @@ def test_requested_packages_are_there():
     everything = " ".join(py["dependencies"] + sum(py["optional-dependencies"].values(), []))
     for pkg in ("simpy", "numpy", "pandas", "matplotlib", "jupyterlab", "pytest"):
         assert pkg in everything
+
+
+def test_the_dask_extra_is_installed_by_the_test_script():
+    """The Dask sweep test skips only when distributed is missing: CI must install it."""
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert "distributed" in {_name(r) for r in py["optional-dependencies"]["dask"]}
+    assert "pyarrow" in {_name(r) for r in py["dependencies"]}     # the sweep store
+    line = next(ln for ln in (ROOT / "scripts" / "test.sh").read_text().splitlines()
+                if "_venv.sh" in ln and ln.startswith("source"))
+    assert "dask" in line.rsplit(" ", 1)[1].split(",")

@@ -20,6 +20,10 @@ import pytest
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 
+# An override with this value is replaced by a fresh temporary directory (a notebook's store of
+# sweep results: the small run neither reads nor leaves results of another size).
+TMP_DIR = "<tmp_path>"
+
 # Small-size parameter overrides, by notebook file name.
 OVERRIDES: dict[str, dict[str, object]] = {
     "00_what_if.ipynb": {"duration_s": 20.0, "what_if_clients": 3000,
@@ -33,7 +37,8 @@ OVERRIDES: dict[str, dict[str, object]] = {
                                "outage_duration_s": 600.0},
     "05_failure_modes.ipynb": {"clients": 300, "duration_s": 120.0, "warmup_s": 20.0,
                                "storm_clients": 2000, "storm_duration_s": 120.0,
-                               "storm_at_s": 30.0, "replications": 1, "workers": 1},
+                               "storm_at_s": 30.0, "replications": 1, "workers": 1,
+                               "results_dir": TMP_DIR},
     "07_validation.ipynb": {"size": "small"},
 }
 # For notebooks not listed above: applied to those of these names the parameters cell defines.
@@ -112,12 +117,13 @@ def test_notebook_structure(path: Path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_executes(path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_notebook_executes(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from nbclient import NotebookClient
 
     nb = _read(path)
     (idx,) = _parameter_cells(nb)
-    overrides = _overrides_for(path, nb.cells[idx].source)
+    overrides = {k: str(tmp_path / k) if v == TMP_DIR else v
+                 for k, v in _overrides_for(path, nb.cells[idx].source).items()}
     src = "\n".join(f"{k} = {v!r}" for k, v in overrides.items())
     nb.cells.insert(idx + 1, nbformat.v4.new_code_cell(
         src, metadata={"tags": ["injected-parameters"]}))
@@ -140,3 +146,10 @@ def test_notebook_executes(path: Path, monkeypatch: pytest.MonkeyPatch):
     assert len(images) >= want, f"{path.name}: {len(images)} figures (image/png), want >= {want}"
     assert all(len(o["data"]["image/png"]) > 1000 for o in images), "an empty figure"
     assert all(c.get("execution_count") is not None for c in nb.cells if c.cell_type == "code")
+    for k, v in overrides.items():   # a notebook given a store wrote its sweeps there
+        if _overrides_for(path, nb.cells[idx].source)[k] == TMP_DIR:
+            import simulator as sim
+
+            stores = sorted(p.parent for p in Path(v).glob("*/manifest.json"))
+            assert stores, f"{path.name}: no sweep stored in {k}"
+            assert all(len(sim.load_sweep(d)) for d in stores)

@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.errors import Interrupted, ScenarioError
+from simulator.errors import ScenarioError
 from simulator.rng import Streams
 from simulator.scenario import _CATALOG_MAP, Scenario
 
@@ -395,7 +395,7 @@ def sensitivity(scn: Scenario, metric: str = "latency_p99_ms", *, method: str = 
     """
     import simulator as sim
     from simulator import engine
-    from simulator.sweeps import _run_one, replication_seeds, run_jobs
+    from simulator.sweeps import _run_one, replication_seeds, run_with_progress
 
     if not isinstance(scn, Scenario):
         raise ScenarioError("scn", type(scn).__name__,
@@ -463,25 +463,7 @@ def sensitivity(scn: Scenario, metric: str = "latency_p99_ms", *, method: str = 
         jobs = [(scn, {f.path: f.at_unit(u) for f, u in zip(factors, row)}, 0, seeds[0])
                 for row in cube]
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(jobs), desc=f"sensitivity {scn.name}", unit="run",
-               disable=not progress)
-    failed = [0]
-
-    def done(row):
-        failed[0] += row.get("error") is not None
-        bar.update(1)
-        if failed[0]:
-            bar.set_postfix(failed=failed[0])
-
-    try:
-        rows = run_jobs(_run_one, jobs, workers, on_done=done)
-    except Interrupted as e:
-        raise Interrupted(f"sensitivity interrupted after {len(e.partial)} of {len(jobs)} runs",
-                          pd.DataFrame(e.partial)) from None
-    finally:
-        bar.close()
+    rows = run_with_progress(_run_one, jobs, workers, f"sensitivity {scn.name}", progress)
     ys = np.array([_metric_of(r, metric) if r.get("error") is None else math.nan
                    for r in rows])   # every run reports what the baseline did
     errors = [r.get("error") for r in rows]
@@ -491,7 +473,7 @@ def sensitivity(scn: Scenario, metric: str = "latency_p99_ms", *, method: str = 
     else:
         table = _sobol_table(factors, n, ys, Streams(scn.seed)["sensitivity.bootstrap"])
     table.attrs.update(metric=metric, method=method, runs=len(jobs) + 1,
-                       failed_runs=failed[0], metric_baseline=m0)
+                       failed_runs=sum(e is not None for e in errors), metric_baseline=m0)
     return table
 
 

@@ -246,6 +246,31 @@ def run_jobs(fn, jobs: list, workers: int = 1, on_done=None,
     return [done[k] for k in range(len(jobs))]
 
 
+def run_with_progress(fn, jobs: list, workers: int, desc: str, progress: bool = True,
+                      executor: Executor | None = None) -> list:
+    """:func:`run_jobs` behind a progress bar (runs done, failed, time left) labelled
+    ``desc``; on Ctrl-C, :class:`Interrupted` says how many of the runs finished and carries
+    them as a DataFrame."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc=desc, unit="run", disable=not progress)
+    failed = [0]
+
+    def done(row):
+        failed[0] += row.get("error") is not None
+        bar.update(1)
+        if failed[0]:
+            bar.set_postfix(failed=failed[0])
+
+    try:
+        return run_jobs(fn, jobs, workers, on_done=done, executor=executor)
+    except Interrupted as e:
+        raise Interrupted(f"{desc} interrupted after {len(e.partial)} of {len(jobs)} runs",
+                          pd.DataFrame(e.partial)) from None
+    finally:
+        bar.close()
+
+
 # -- replications chosen per point ------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -9,9 +9,12 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> cmp.table, cmp.cdf()
 >>> print(res.verdict())          # what broke first, what binds, headroom, what to change
 >>> sim.sensitivity(scn, metric="latency_p99_ms")   # which assumptions move p99 most
+>>> sim.capacity(scn, load="workload.clients", slo={"latency_p99_ms": 250, "breaches": 0},
+...              variants=["basic", "sns"]).table   # how far each design goes
 """
 
 from simulator.calibrate import Calibration, calibrate
+from simulator.capacity import Capacity, capacity
 from simulator.catalog import load_catalog
 from simulator.compare import Comparison, compare, compare_sweep, crossovers
 from simulator.costs import price
@@ -26,6 +29,7 @@ from simulator.workload.geography import geography_frame, regional_quotas
 __all__ = [
     "SUMMARY_KEYS",
     "Calibration",
+    "Capacity",
     "Comparison",
     "Interrupted",
     "Params",
@@ -33,6 +37,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "calibrate",
+    "capacity",
     "compare",
     "compare_sweep",
     "crossovers",

@@ -7,6 +7,9 @@
 * ``python -m simulator list`` (bundled scenarios, designs, Regions with data);
 * ``python -m simulator sweep SCENARIO --grid KEY=[V1,V2] ... [--replications R] [--workers N]
   [--out FILE.csv]``;
+* ``python -m simulator capacity SCENARIO --load KEY --slo METRIC=BOUND ... [--variants A,B]
+  [--set key=value ...] [--replications R] [--workers N] [--json]`` (see
+  :mod:`simulator.cli_capacity`);
 * ``python -m simulator calibrate [--lambda FUNCTION=FILE ...] [--dynamodb-item FILE]
   [--dynamodb-query FILE] [--apigw-latency FILE --apigw-integration-latency FILE]
   --out OVERLAY.yaml`` (fit latency distributions to CloudWatch exports; see
@@ -31,6 +34,8 @@ import argparse
 import json
 import sys
 
+from simulator.cli_capacity import add_parser as add_capacity_parser
+from simulator.cli_capacity import command as capacity_command
 from simulator.errors import Interrupted, ScenarioError
 from simulator.scenario import parse_set
 
@@ -89,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--seed", default=None, metavar="N", help="shortcut for --set seed=N")
         q.add_argument("--duration", default=None, metavar="S",
                        help="shortcut for --set duration_s=S (simulated seconds)")
+    add_capacity_parser(sub)
     return p
 
 
@@ -320,6 +326,8 @@ def _main(argv: list[str] | None = None) -> int:
         scn = sim.load_scenario(args.scenario, overrides=overrides)
         if args.cmd == "sweep":
             return _sweep(sim, scn, args)
+        if args.cmd == "capacity":
+            return capacity_command(sim, scn, args)
         if args.cmd == "compare":
             try:
                 cmp = sim.compare(scn, args.variants,

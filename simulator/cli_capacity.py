@@ -105,6 +105,10 @@ def _num(v) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
 
 
+def _text(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) or v == "" else str(v)
+
+
 def print_capacity(cap) -> None:
     """The table of a :class:`~simulator.capacity.Capacity`, one row per design."""
     import pandas as pd
@@ -120,8 +124,8 @@ def print_capacity(cap) -> None:
     for _, r in cap.table.iterrows():
         row = {"design": r["variant"], "capacity": _num(r["capacity"]),
                "first failing load": _num(r["bracket_high"]), "status": r["status"],
-               "SLO broken above": r["slo_broken"] or "-",
-               "binding limit": r["binding_limit"] or "-"}
+               "SLO broken above": _text(r["slo_broken"]),
+               "binding limit": _text(r["binding_limit"])}
         for k in cap.slo:
             row[f"{k} below / above"] = f"{_num(r[f'{k}_below'])} / {_num(r[f'{k}_above'])}"
         row["$/month at capacity"] = _num(r["cost_usd_per_month"])

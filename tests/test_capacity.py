@@ -179,3 +179,49 @@ def test_breaches_count_refusals_not_connections_closed_by_a_design_limit():
     row = capmod._run_one((scn, "basic", {}, 20000.0, 0, scn.seed))
     assert row["error"] is None
     assert row["summary"]["breaches_total"] > 0 and row["breaches"] == 0
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+LIVE = ["capacity", "livestream-basic", "--load", "workload.clients", "--set",
+        "workload.publish.total_rate_per_s=200", "--set", "warmup_s=0"]
+
+
+def test_the_cli_prints_one_row_per_design_with_the_binding_limit(capsys):
+    from simulator.cli import main
+
+    assert main(LIVE + ["--duration", "10", "--slo", "breaches=0", "--start", "20",
+                        "--rtol", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "capacity of livestream-basic in workload.clients" in out
+    assert "SLO: breaches <= 0" in out
+    (row,) = [line for line in out.splitlines() if line.strip().startswith("basic")]
+    assert "found" in row and "api_gateway.account_throttle" in row
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--slo", "latency_p99_ms"], "--slo = 'latency_p99_ms': must be METRIC=BOUND"),
+    (["--slo", "latency_p99_ms=fast"], "--slo latency_p99_ms = 'fast': must be a number"),
+    (["--load", "workload.clientz"], "load = 'workload.clientz': no such setting"),
+    (["--replications", "0"], "--replications = '0'"),
+    (["--start", "-5"], "start = -5.0: must be a number > 0"),
+    (["--variants", "basik"], "variants = 'basik': unknown design"),
+    (["--slo", "latency_p99_mss=250", "--duration", "5"], "did you mean latency_p99_ms"),
+])
+def test_bad_cli_flags_exit_2_naming_the_flag(flags, message, capsys):
+    from simulator.cli import main
+
+    assert main(LIVE + flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_ctrl_c_during_a_capacity_search_prints_what_finished():
+    from tests.test_interrupt import interrupt
+
+    code, out, err = interrupt(LIVE + ["--duration", "120", "--start", "20", "--replications",
+                                       "2"], 8.0)
+    assert code == 130
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "capacity search interrupted after" in err
+    assert out.startswith("PARTIAL") and "basic" in out and "interrupted" in out

@@ -366,7 +366,12 @@ def _point(label: str, load: float, rows: list[dict], slo: dict) -> dict:
     out["holds"] = out["error"] is None and not broken
     out["slo_broken"] = ", ".join(broken) if out["error"] is None else "error"
     out["first_refusal"] = _most([r["summary"].get("first_load_breach_quota") for r in ok_rows])
-    out["binding_limit"] = _most([r["binding"] for r in ok_rows])
+    out["verdict_binding"] = _most([r["binding"] for r in ok_rows])
+    # the limit named is the one behind the SLO term that broke: the first load limit that
+    # refused work when refusals broke it (the verdict passes over a refused share under 1%),
+    # else what the verdict says binds (a quota, or the latency stage that makes the p99)
+    out["binding_limit"] = (out["first_refusal"] if BREACHES in broken and out["first_refusal"]
+                            else out["verdict_binding"])
     return out
 
 
@@ -391,7 +396,7 @@ class Capacity:
         One row per variant (see :func:`capacity`).
     points : DataFrame
         Every load tried: ``variant, load, holds, slo_broken``, each SLO metric's mean,
-        ``first_refusal``, ``binding_limit``, costs, ``replications``, ``order`` (1 = first
+        ``first_refusal``, ``verdict_binding``, ``binding_limit``, costs, ``replications``, ``order`` (1 = first
         tried), for plots of the frontier.
     runs : DataFrame
         Every run: ``variant, load, replication, seed``, every summary key, ``breaches``
@@ -432,7 +437,8 @@ class Capacity:
                      "bracket_low": held, "bracket_high": failed, "status": s.status,
                      "slo_broken": above.get("slo_broken"),
                      "binding_limit": above.get("binding_limit"),
-                     "first_refusal": above.get("first_refusal")}
+                     "first_refusal": above.get("first_refusal"),
+                     "verdict_binding": above.get("verdict_binding")}
         for k in self.slo:
             row[f"{k}_below"] = below.get(k, math.nan)
             row[f"{k}_above"] = above.get(k, math.nan)
@@ -499,8 +505,10 @@ def capacity(scn: Scenario, load: str = "workload.clients", slo: dict | None = N
         ``bracket_low`` and ``bracket_high`` (the smallest load that failed), ``status``
         (``found``, ``holds at every load tried``, ``fails at every load tried``, ``error:
         ...``, ``interrupted``), ``slo_broken`` (the SLO keys the load above broke),
-        ``binding_limit`` (what :meth:`Result.verdict` says binds at the load above) and
-        ``first_refusal`` (the first load limit that refused work there), ``<metric>_below`` and
+        ``binding_limit`` (the limit behind the broken term at the load above: the first load
+        limit that refused work when ``breaches`` broke, else what :meth:`Result.verdict` says
+        binds, a quota or the latency stage that makes the p99), ``first_refusal`` and
+        ``verdict_binding`` (both, as most replications saw them), ``<metric>_below`` and
         ``<metric>_above`` for each SLO metric, ``cost_usd_per_month`` and
         ``cost_usd_per_1k_users_month`` at capacity, ``runs``. ``.points`` holds every load
         tried, ``.runs`` every run.

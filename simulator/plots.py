@@ -1152,7 +1152,14 @@ def _capacity_table(cap) -> pd.DataFrame:
     return t
 
 
-def capacity_frontier(cap, ax: Axes | None = None, title: str | None = None) -> Axes:
+def _sig3(v: float) -> str:
+    """Three significant figures, thousands separated: ``1,830``, ``225,000``, ``49.5``."""
+    r = float(f"{float(v):.3g}")
+    return f"{r:,.0f}" if abs(r) >= 100 else f"{r:.3g}"
+
+
+def capacity_frontier(cap, ax: Axes | None = None, title: str | None = None,
+                      log: bool | None = None) -> Axes:
     """The capacity of each design: a bar to the largest load that held the SLO, a whisker to
     the first load that failed (the bracket), coloured by the limit that binds there.
 
@@ -1162,18 +1169,20 @@ def capacity_frontier(cap, ax: Axes | None = None, title: str | None = None) -> 
         :func:`simulator.capacity`'s result (or its ``table``).
     ax : Axes, optional
     title : str, optional
+    log : bool, optional
+        A log load axis; default when the capacities span more than a factor of 30.
 
     Returns
     -------
     Axes
-        Each bar is labelled with its capacity; a design that held at every load tried is
+        Each bar is labelled with its capacity (three significant figures); a design that held at every load tried is
         hatched and labelled ``>=``; one that failed at every load has no bar. The legend lists
         every binding limit shown (``nothing refused`` when the SLO broke without a refusal and
         the verdict named no limit).
     """
     t = _capacity_table(cap)
     load = getattr(cap, "load", None) or str(t["load_key"].iloc[0])
-    ax = _new_ax(ax, figsize=(max(5.0, 1.4 * len(t) + 3), 4.5))  # not a catalog value
+    ax = _new_ax(ax, figsize=(max(9.0, 1.4 * len(t) + 6), 4.5))  # not a catalog value
     limits = list(dict.fromkeys("nothing named" if _is_none(b) else str(b)
                                 for b in t["binding_limit"]))
     colors = {b: _LIMIT_COLORS[k % len(_LIMIT_COLORS)] for k, b in enumerate(limits)}
@@ -1189,7 +1198,7 @@ def capacity_frontier(cap, ax: Axes | None = None, title: str | None = None) -> 
         if not unbounded and cap_v > 0:
             ax.errorbar(i, cap_v, yerr=[[0.0], [float(r.bracket_high) - cap_v]], fmt="none",
                         ecolor="black", capsize=6, lw=1.2)
-        text = (f">= {fmt_approx(cap_v)}" if unbounded else fmt_approx(cap_v)) if cap_v > 0 \
+        text = (f">= {_sig3(cap_v)}" if unbounded else _sig3(cap_v)) if cap_v > 0 \
             else str(r.status)
         top = cap_v if unbounded else float(r.bracket_high)
         ax.annotate(text, (i, top), xytext=(0, 4), textcoords="offset points", ha="center",
@@ -1197,8 +1206,15 @@ def capacity_frontier(cap, ax: Axes | None = None, title: str | None = None) -> 
         tops.append(top)
     ax.set_xticks(xs, [str(v) for v in t["variant"]])
     ax.set_xlabel("design")
-    ax.set_ylabel(param_label(load) + " at capacity")
-    ax.set_ylim(0, max([v for v in tops if v > 0] or [1.0]) * 1.18)  # room for the labels
+    shown = [v for v in tops if v > 0] or [1.0]
+    if log is None:
+        log = max(shown) / min(shown) > 30  # not a catalog value
+    ax.set_ylabel(param_label(load, log=log) + " at capacity")
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(min(shown) / 3, max(shown) * 4)   # room for the labels, in decades
+    else:
+        ax.set_ylim(0, max(shown) * 1.18)
     handles: list[Artist] = [Patch(facecolor=colors[b], edgecolor="black", label=b) for b in limits]
     handles.append(Line2D([], [], color="black", marker="_", ms=12, ls="-",
                           label="whisker: first load that broke the SLO"))

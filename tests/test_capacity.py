@@ -30,8 +30,8 @@ def _fake(threshold: float, metric: str = "latency_p99_ms", calls: list | None =
         return {"variant": label, "load": load, "replication": rep, "seed": seed,
                 "summary": {metric: 1000.0 if above else 100.0, "cost_usd_per_month": load,
                             "cost_usd_per_1k_users_month": 1.0,
-                            "first_load_breach_quota": "q.x" if above else None},
-                "breaches": 5.0 if above else 0.0, "binding": "q.x" if above else None,
+                            "first_load_breach_quota": "q.refused" if above else None},
+                "breaches": 5.0 if above else 0.0, "binding": "stage.x" if above else None,
                 "error": None, "run_seconds": 0.0}
 
     return run_one
@@ -54,7 +54,8 @@ def test_bracket_then_bisect_to_the_relative_tolerance(chat, monkeypatch):
     assert list(cap.points["load"][:5]) == [100, 200, 400, 800, 1600]
     assert row["runs"] == len(cap.points)
     assert row["latency_p99_ms_below"] == 100 and row["latency_p99_ms_above"] == 1000
-    assert row["slo_broken"] == "latency_p99_ms" and row["binding_limit"] == "q.x"
+    # the latency term broke: the limit named is the verdict's (a stage or a quota)
+    assert row["slo_broken"] == "latency_p99_ms" and row["binding_limit"] == "stage.x"
     assert row["cost_usd_per_month"] == row["capacity"]   # the cost at capacity, not above
 
 
@@ -65,6 +66,8 @@ def test_an_integer_setting_stops_at_adjacent_values_and_shrinks_when_the_start_
                        rtol=0.001, progress=False)
     (row,) = cap.table.to_dict("records")
     assert (row["capacity"], row["bracket_high"], row["status"]) == (37, 38, "found")
+    # refusals broke it: the limit named is the first that refused
+    assert row["binding_limit"] == "q.refused" and row["verdict_binding"] == "stage.x"
     assert list(cap.points["load"][:2]) == [1000, 500]           # shrinking first
 
 

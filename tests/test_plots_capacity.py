@@ -65,9 +65,10 @@ def _legend(ax) -> list[str]:
 def test_frontier_bars_labelled_with_capacity_and_binding_limit():
     ax = plots.capacity_frontier(_cap())
     assert [t.get_text() for t in ax.get_xticklabels()] == ["basic", "appsync", "managed"]
-    assert ax.get_ylabel() == "clients (users) at capacity"
+    assert ax.get_ylabel() == "clients (users, log scale) at capacity"
     texts = [t.get_text() for t in ax.texts]
     assert texts == ["4,800", "51,000", ">= 160,000"]
+    assert ax.get_yscale() == "log"      # capacities 33 times apart
     legend = _legend(ax)
     for name in (THROTTLE, "appsync.outbound_messages_per_s", "nothing named",
                  "held at every load tried"):

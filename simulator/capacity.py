@@ -235,11 +235,11 @@ def _variant_list(scn: Scenario, variants) -> list[tuple[str, dict]]:
         if isinstance(spec, str):
             _variants(scn, [spec])
             out.append((str(label), variant_settings(spec)))
-        elif isinstance(spec, dict) and spec:
+        elif isinstance(spec, dict):          # {} is the scenario as it is
             out.append((str(label), dict(spec)))
         else:
-            raise ScenarioError("variants", spec, "each variant is a design name or a "
-                                "non-empty dict of dotted overrides")
+            raise ScenarioError("variants", spec, "each variant is a design name or a dict "
+                                "of dotted overrides")
     labels = [lab for lab, _ in out]
     if len(set(labels)) != len(labels):
         raise ScenarioError("variants", labels, "names a variant twice")
@@ -249,7 +249,7 @@ def _variant_list(scn: Scenario, variants) -> list[tuple[str, dict]]:
 def _dict_label(d) -> str:
     if not isinstance(d, dict):
         raise ScenarioError("variants", d, "each variant is a design name or a dict of overrides")
-    return ", ".join(f"{k}={v}" for k, v in d.items())
+    return ", ".join(f"{k}={v}" for k, v in d.items()) or "as given"
 
 
 def _positive_int(name: str, v) -> int:

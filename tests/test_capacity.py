@@ -228,3 +228,28 @@ def test_ctrl_c_during_a_capacity_search_prints_what_finished():
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert "capacity search interrupted after" in err
     assert out.startswith("PARTIAL") and "basic" in out and "interrupted" in out
+
+
+def test_override_dicts_as_variants_with_and_without_labels(chat, monkeypatch):
+    monkeypatch.setattr(capmod, "_run_one", _fake(300.0))
+    cap = sim.capacity(chat, "workload.clients", {"breaches": 0},
+                       [{}, {"app.posts_in_flight": 8}], start=100, progress=False)
+    assert list(cap.table["variant"]) == ["as given", "app.posts_in_flight=8"]
+    cap = sim.capacity(chat, "workload.clients", {"breaches": 0},
+                       {"1 GB": {}, "2 GB": {"aws.lambda.functions.default.memory_mb": 2048}},
+                       start=100, progress=False)
+    assert list(cap.table["variant"]) == ["1 GB", "2 GB"]
+    assert (cap.table["status"] == "found").all()
+
+
+def test_serial_and_parallel_searches_give_identical_results():
+    scn = small("livestream-basic", duration_s=10.0, warmup_s=0.0,
+                **{"workload.publish.total_rate_per_s": 200.0})
+    kw = dict(load="workload.clients", slo={"breaches": 0, "latency_p99_ms": 2000},
+              variants=["basic"], start=20, rtol=0.1, replications=2, progress=False)
+    serial, parallel = sim.capacity(scn, workers=1, **kw), sim.capacity(scn, workers=2, **kw)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(serial.table, parallel.table)
+    pd.testing.assert_frame_equal(serial.points, parallel.points)
+    assert serial.table["runs"].iloc[0] == 2 * len(serial.points)

@@ -467,8 +467,8 @@ class Capacity:
 
 def capacity(scn: Scenario, load: str = "workload.clients", slo: dict | None = None,
              variants=None, *, start: float | None = None, growth: float = 2.0,
-             rtol: float = 0.02, replications: int = 1, workers: int = 1,
-             progress: bool = True) -> Capacity:
+             rtol: float = 0.02,  # not a catalog value
+             replications: int = 1, workers: int = 1, progress: bool = True) -> Capacity:
     """The largest load each variant sustains within the SLO, and the limit that binds there.
 
     Parameters

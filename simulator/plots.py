@@ -1193,7 +1193,7 @@ def capacity_frontier(cap, ax: Axes | None = None, title: str | None = None,
         cap_v = float(r.capacity) if not _is_none(r.capacity) else 0.0
         b = "nothing named" if _is_none(r.binding_limit) else str(r.binding_limit)
         unbounded = _is_none(r.bracket_high)
-        ax.bar(i, cap_v, color=colors[b], edgecolor="black", lw=0.8, width=0.6,
+        ax.bar(i, cap_v, color=colors[b], edgecolor="black", lw=0.8, width=0.6,  # not a catalog value
                hatch="//" if unbounded else None)
         if not unbounded and cap_v > 0:
             ax.errorbar(i, cap_v, yerr=[[0.0], [float(r.bracket_high) - cap_v]], fmt="none",
@@ -1263,7 +1263,7 @@ def capacity_cost(cap, ax: Axes | None = None, y: str = "cost_usd_per_1k_users_m
         if d.empty:
             ax.plot([], [], color=color, ls=":", label=f"{name}: no load held the SLO")
             continue
-        ax.plot(d["load"], d[y], "-", marker=marker, color=color, lw=1.6, ms=5,
+        ax.plot(d["load"], d[y], "-", marker=marker, color=color, lw=1.6, ms=5,  # not a catalog value
                 label=f"{name}: capacity {fmt_approx(d['load'].iloc[-1])}, "
                       f"{fmt_usd(float(d[y].iloc[-1]))}")
         ax.plot(d["load"].iloc[-1], d[y].iloc[-1], marker="*", ms=16, color=color, mec="black",

@@ -11,9 +11,12 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> sim.sensitivity(scn, metric="latency_p99_ms")   # which assumptions move p99 most
 >>> sim.sweep(scn, {"workload.clients": [1000, 10000]}, replications=3, out="runs/clients")
 >>> sim.load_sweep("runs/clients")   # the stored runs (a rerun of the sweep resumes there)
+>>> sim.capacity(scn, load="workload.clients", slo={"latency_p99_ms": 250, "breaches": 0},
+...              variants=["basic", "sns"]).table   # how far each design goes
 """
 
 from simulator.calibrate import Calibration, calibrate
+from simulator.capacity import Capacity, capacity
 from simulator.catalog import load_catalog
 from simulator.compare import Comparison, compare, compare_sweep, crossovers
 from simulator.costs import price
@@ -29,6 +32,7 @@ from simulator.workload.geography import geography_frame, regional_quotas
 __all__ = [
     "SUMMARY_KEYS",
     "Calibration",
+    "Capacity",
     "Comparison",
     "Design",
     "Interrupted",
@@ -37,6 +41,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "calibrate",
+    "capacity",
     "compare",
     "compare_sweep",
     "crossovers",

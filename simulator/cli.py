@@ -9,6 +9,9 @@
   [--replications R] [--precision METRIC=HW --max-replications M] [--workers N | --dask ADDR]
   [--out DIR] [--csv FILE.csv]`` (``--out``: every run stored as it finishes; the same command
   again resumes);
+* ``python -m simulator capacity SCENARIO --load KEY --slo METRIC=BOUND ... [--variants A,B]
+  [--set key=value ...] [--replications R] [--workers N] [--json]`` (see
+  :mod:`simulator.cli_capacity`);
 * ``python -m simulator calibrate [--lambda FUNCTION=FILE ...] [--dynamodb-item FILE]
   [--dynamodb-query FILE] [--apigw-latency FILE --apigw-integration-latency FILE]
   --out OVERLAY.yaml`` (fit latency distributions to CloudWatch exports; see
@@ -35,6 +38,8 @@ import json
 import sys
 from pathlib import Path
 
+from simulator.cli_capacity import add_parser as add_capacity_parser
+from simulator.cli_capacity import command as capacity_command
 from simulator.errors import Interrupted, ScenarioError
 from simulator.scenario import parse_set
 
@@ -118,6 +123,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--seed", default=None, metavar="N", help="shortcut for --set seed=N")
         q.add_argument("--duration", default=None, metavar="S",
                        help="shortcut for --set duration_s=S (simulated seconds)")
+    add_capacity_parser(sub)
     return p
 
 
@@ -349,6 +355,8 @@ def _main(argv: list[str] | None = None) -> int:
         scn = sim.load_scenario(args.scenario, overrides=overrides)
         if args.cmd == "sweep":
             return _sweep(sim, scn, args, list(sys.argv[1:] if argv is None else argv))
+        if args.cmd == "capacity":
+            return capacity_command(sim, scn, args)
         if args.cmd == "compare":
             try:
                 cmp = sim.compare(scn, args.variants,

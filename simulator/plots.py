@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
@@ -247,7 +248,8 @@ def _qname(q: float) -> str:
 
 def breach_map(table: pd.DataFrame, x: str, y: str, ax=None, by: str = "variant",
                annotate: str | None = "latency_p99_ms", ncols: int = 3,
-               title: str | None = None) -> Figure:
+               title: str | None = None, xlabel: str | None = None,
+               ylabel: str | None = None) -> Figure:
     """For each design, the grid of ``x`` by ``y`` coloured by the first limit that refused work.
 
     Parameters
@@ -272,6 +274,8 @@ def breach_map(table: pd.DataFrame, x: str, y: str, ax=None, by: str = "variant"
         Panels per row of a new figure.
     title : str, optional
         Figure title.
+    xlabel, ylabel : str, optional
+        Axis labels (default: from :data:`LABELS`, else the column's name).
 
     Returns
     -------
@@ -340,8 +344,8 @@ def breach_map(table: pd.DataFrame, x: str, y: str, ax=None, by: str = "variant"
         pa.set_yticks(np.arange(-0.5, len(ys)), minor=True)
         pa.grid(which="minor", color="white", lw=1.5)
         pa.tick_params(which="minor", length=0)
-        pa.set_xlabel(label(x))
-        pa.set_ylabel(label(y))
+        pa.set_xlabel(xlabel or label(x))
+        pa.set_ylabel(ylabel or label(y))
         pa.set_title(name, color=design_color(name, names), fontweight="bold")
 
     handles = [Patch(facecolor=c, edgecolor="grey", label=n) for n, c in zip(cats, colors)]
@@ -1059,4 +1063,220 @@ def validation_errors(table: pd.DataFrame, ax: Axes | None = None,
                        Line2D([], [], color="black", ls="--", lw=THIN, label="tolerance")],
               loc="lower right", fontsize="small")
     ax.set_title(title or "Validation: error relative to tolerance, every check")
+    return ax
+
+
+# ----------------------------------------------------------------------------- capacity
+
+#: (quantity, unit) of scenario settings used as loads or swept, by dotted path
+PARAM_LABELS: dict[str, tuple[str, str]] = {
+    "workload.clients": ("clients", "users"),
+    "workload.channels.size": ("channel size", "subscribers"),
+    "workload.arrivals.rate_per_s": ("connection arrival rate", "connections/s"),
+    "workload.arrivals.extra_clients": ("flash-crowd clients", "clients"),
+    "workload.publish.total_rate_per_s": ("message rate", "messages/s"),
+    "workload.publish.rate_per_client_per_s": ("message rate per client", "messages/s"),
+}
+#: unit of a scenario setting by the ending of its path (units are in the names)
+_PARAM_SUFFIX_UNITS = (("_per_s", "/s"), ("_ms", "ms"), ("_s", "s"), ("_bytes", "bytes"),
+                       ("_mb", "MB"), ("_usd", "USD"), ("_fraction", "share"))
+
+
+def param_label(col: str, log: bool = False) -> str:
+    """Axis label of a scenario setting (``workload.clients`` or ``param.workload.clients``):
+    ``"quantity (unit)"`` from :data:`PARAM_LABELS`, else the path with the unit its name ends
+    in (``duration_s`` -> s), else a count."""
+    path = col.removeprefix("param.")
+    if path in PARAM_LABELS:
+        name, u = PARAM_LABELS[path]
+    else:
+        name = path
+        u = next((u for end, u in _PARAM_SUFFIX_UNITS if path.endswith(end)), "count")
+    return f"{name} ({u}{', log scale' if log else ''})"
+
+
+def sweep_breach_map(df: pd.DataFrame, x: str, y: str, by: str = "architecture",
+                     annotate: str | None = "latency_p99_ms", title: str | None = None,
+                     ax=None) -> Figure:
+    """Which quota binds first over two swept parameters: a :func:`simulator.sweep` over a
+    2-D grid, drawn as :func:`breach_map` (one panel per design, one cell per grid point,
+    categorical colours, every quota shown in the legend).
+
+    Parameters
+    ----------
+    df : DataFrame
+        ``sim.sweep`` rows (one per run): ``param.<x>``, ``param.<y>``, ``by``,
+        ``first_load_breach_quota``, ``first_load_breach_time_s``, ``error``.
+    x, y : str
+        The swept settings, with or without the ``param.`` prefix.
+    by : str
+        The design column (``architecture``; sweep ``architecture`` to compare designs).
+    annotate : str or None
+        A latency column (ms), averaged over the replications, written in each cell.
+    title : str, optional
+    ax : Axes or sequence of Axes, optional
+        As :func:`breach_map`.
+
+    Returns
+    -------
+    Figure
+        A cell's limit is the first load limit to refuse work in most of its replications
+        (``none`` when most saw none), with the median second it first did; runs that failed
+        are left out (a point with none left shows as ``not run``).
+    """
+    x = x if x.startswith("param.") else f"param.{x}"
+    y = y if y.startswith("param.") else f"param.{y}"
+    _require(df, [x, y, by, "first_load_breach_quota", "first_load_breach_time_s"]
+             + ([annotate] if annotate else []))
+    ok = df[df["error"].isna()] if "error" in df else df
+    rows = []
+    for (d, xv, yv), g in ok.groupby([by, x, y], sort=False):
+        quotas = [None if _is_none(q) else str(q) for q in g["first_load_breach_quota"]]
+        first = max(set(quotas), key=lambda q: (quotas.count(q), q is None))
+        at = g.loc[g["first_load_breach_quota"] == first, "first_load_breach_time_s"]
+        row = {by: d, x: xv, y: yv, "first_binding_limit": first,
+               "first_binding_s": float(at.median()) if first is not None and len(at) else None}
+        if annotate:
+            row[annotate] = float(pd.to_numeric(g[annotate], errors="coerce").mean())
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=[by, x, y, "first_binding_limit", "first_binding_s"]
+                         + ([annotate] if annotate else []))
+    return breach_map(table, x, y, ax=ax, by=by, annotate=annotate, title=title,
+                      xlabel=param_label(x), ylabel=param_label(y))
+
+
+def _capacity_table(cap) -> pd.DataFrame:
+    t = cap.table if hasattr(cap, "table") else cap
+    _require(t, ["variant", "capacity", "bracket_low", "bracket_high", "status",
+                 "binding_limit"])
+    return t
+
+
+def _sig3(v: float) -> str:
+    """Three significant figures, thousands separated: ``1,830``, ``225,000``, ``49.5``."""
+    r = float(f"{float(v):.3g}")
+    return f"{r:,.0f}" if abs(r) >= 100 else f"{r:.3g}"
+
+
+def capacity_frontier(cap, ax: Axes | None = None, title: str | None = None,
+                      log: bool | None = None) -> Axes:
+    """The capacity of each design: a bar to the largest load that held the SLO, a whisker to
+    the first load that failed (the bracket), coloured by the limit that binds there.
+
+    Parameters
+    ----------
+    cap : Capacity or DataFrame
+        :func:`simulator.capacity`'s result (or its ``table``).
+    ax : Axes, optional
+    title : str, optional
+    log : bool, optional
+        A log load axis; default when the capacities span more than a factor of 30.
+
+    Returns
+    -------
+    Axes
+        Each bar is labelled with its capacity (three significant figures); a design that held at every load tried is
+        hatched and labelled ``>=``; one that failed at every load has no bar. The legend lists
+        every binding limit shown (``nothing refused`` when the SLO broke without a refusal and
+        the verdict named no limit).
+    """
+    t = _capacity_table(cap)
+    load = getattr(cap, "load", None) or str(t["load_key"].iloc[0])
+    ax = _new_ax(ax, figsize=(max(9.0, 1.4 * len(t) + 6), 4.5))  # not a catalog value
+    limits = list(dict.fromkeys("nothing named" if _is_none(b) else str(b)
+                                for b in t["binding_limit"]))
+    colors = {b: _LIMIT_COLORS[k % len(_LIMIT_COLORS)] for k, b in enumerate(limits)}
+    colors["nothing named"] = NONE_COLOR
+    xs = np.arange(len(t))
+    tops = []
+    for i, r in enumerate(t.itertuples(index=False)):
+        cap_v = float(r.capacity) if not _is_none(r.capacity) else 0.0
+        b = "nothing named" if _is_none(r.binding_limit) else str(r.binding_limit)
+        unbounded = _is_none(r.bracket_high)
+        ax.bar(i, cap_v, color=colors[b], edgecolor="black", lw=0.8, width=0.6,  # not a catalog value
+               hatch="//" if unbounded else None)
+        if not unbounded and cap_v > 0:
+            ax.errorbar(i, cap_v, yerr=[[0.0], [float(r.bracket_high) - cap_v]], fmt="none",
+                        ecolor="black", capsize=6, lw=1.2)
+        text = (f">= {_sig3(cap_v)}" if unbounded else _sig3(cap_v)) if cap_v > 0 \
+            else str(r.status)
+        top = cap_v if unbounded else float(r.bracket_high)
+        ax.annotate(text, (i, top), xytext=(0, 4), textcoords="offset points", ha="center",
+                    va="bottom", fontsize="small", fontweight="bold")
+        tops.append(top)
+    ax.set_xticks(xs, [str(v) for v in t["variant"]])
+    ax.set_xlabel("design")
+    shown = [v for v in tops if v > 0] or [1.0]
+    if log is None:
+        log = max(shown) / min(shown) > 30  # not a catalog value
+    ax.set_ylabel(param_label(load, log=log) + " at capacity")
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(min(shown) / 3, max(shown) * 4)   # room for the labels, in decades
+    else:
+        ax.set_ylim(0, max(shown) * 1.18)
+    handles: list[Artist] = [Patch(facecolor=colors[b], edgecolor="black", label=b) for b in limits]
+    handles.append(Line2D([], [], color="black", marker="_", ms=12, ls="-",
+                          label="whisker: first load that broke the SLO"))
+    if any(_is_none(v) for v in t["bracket_high"]):
+        handles.append(Patch(facecolor="white", edgecolor="black", hatch="//",
+                             label="held at every load tried"))
+    slo = getattr(cap, "slo", None)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
+              title="binding limit above capacity"
+                    + (f"\nSLO: {', '.join(f'{k} <= {fmt_number(v)}' for k, v in slo.items())}"
+                       if slo else ""), title_fontsize="small")
+    ax.grid(True, axis="y", alpha=0.3)  # not a catalog value
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def capacity_cost(cap, ax: Axes | None = None, y: str = "cost_usd_per_1k_users_month",
+                  title: str | None = None) -> Axes:
+    """Cost per 1,000 users along each design's way to its capacity: the loads that held the
+    SLO (one line per design, log load axis), its capacity starred.
+
+    Parameters
+    ----------
+    cap : Capacity
+        :func:`simulator.capacity`'s result (its ``points``).
+    ax : Axes, optional
+    y : str
+        A cost column of ``cap.points``: ``cost_usd_per_1k_users_month`` (default) or
+        ``cost_usd_per_month``.
+    title : str, optional
+
+    Returns
+    -------
+    Axes
+        Loads that broke the SLO are left out: refused work is not billed, so their cost
+        understates what the load needs.
+    """
+    pts = cap.points
+    _require(pts, ["variant", "load", "holds", y])
+    ax = _new_ax(ax, figsize=(9, 4.5))  # not a catalog value
+    names = [str(v) for v in cap.table["variant"]]
+    for name in names:
+        d = pts[(pts["variant"] == name) & pts["holds"].astype(bool)].sort_values("load")
+        color, marker = design_color(name, names), design_marker(name, names)
+        if d.empty:
+            ax.plot([], [], color=color, ls=":", label=f"{name}: no load held the SLO")
+            continue
+        ax.plot(d["load"], d[y], "-", marker=marker, color=color, lw=1.6, ms=5,  # not a catalog value
+                label=f"{name}: capacity {fmt_approx(d['load'].iloc[-1])}, "
+                      f"{fmt_usd(float(d[y].iloc[-1]))}")
+        ax.plot(d["load"].iloc[-1], d[y].iloc[-1], marker="*", ms=16, color=color, mec="black",
+                ls="none", zorder=4)
+    handles, _ = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], marker="*", ms=12, color="grey", mec="black", ls="none",
+                          label="star: capacity (largest load within the SLO)"))
+    ax.set_xscale("log")
+    ax.set_xlabel(param_label(cap.load, log=True))
+    ax.set_ylabel(label(y) if y in LABELS else _metric_label(y)[0])
+    ax.grid(True, which="both", alpha=0.3)  # not a catalog value
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small",
+              title="design: capacity, cost there", title_fontsize="small")
+    if title:
+        ax.set_title(title)
     return ax

@@ -35,6 +35,11 @@ OVERRIDES: dict[str, dict[str, object]] = {
     "03_multi_region.ipynb": {"clients": 1500, "duration_s": 90.0, "warmup_s": 20.0,
                                "replications": 1, "workers": 1, "outage_clients": 600,
                                "outage_duration_s": 600.0},
+    "04_capacity_sweep.ipynb": {"duration_s": 30.0, "warmup_s": 10.0,
+                                "designs": ["basic", "appsync"], "start_clients": 1000,
+                                "growth": 4.0, "rtol": 0.25, "replications": 1, "workers": 1,
+                                "map_designs": ["basic"], "map_clients": [1000, 10000],
+                                "map_rates": [0.5, 4.0], "map_duration_s": 20.0},
     "05_failure_modes.ipynb": {"clients": 300, "duration_s": 120.0, "warmup_s": 20.0,
                                "storm_clients": 2000, "storm_duration_s": 120.0,
                                "storm_at_s": 30.0, "replications": 1, "workers": 1,
@@ -46,7 +51,8 @@ DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "war
 
 # At least this many figures, by notebook file name (default 1).
 MIN_FIGURES: dict[str, int] = {"01_quickstart.ipynb": 5, "02_basic_vs_broadcast.ipynb": 4,
-                               "03_multi_region.ipynb": 4, "07_validation.ipynb": 2}
+                               "03_multi_region.ipynb": 4, "04_capacity_sweep.ipynb": 3,
+                               "07_validation.ipynb": 2}
 
 RENDER_FIGURES = """\
 import io as _io

@@ -3,6 +3,8 @@
 
 import json
 
+import pytest
+
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -107,3 +109,30 @@ def test_readme_quotes_the_failure_mode_figures():
     assert (f"{s['dropped']} connected clients dropped at once reconnect in {s['duration']} with "
             f"{s['rejected']} refused attempts; the drop's `$disconnect` storm is throttled by "
             f"Lambda ({s['disconnect_throttled']} of {s['dropped']} invocations refused)") in README
+
+
+@pytest.mark.slow
+def test_the_saved_failure_mode_figures_are_what_the_code_prints_now():
+    """The saved figures are not stale: recomputed (same seeds, about 12 s), they are the
+    same, so a model change that moves them fails here until the script is run again."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from readme_figures import failure_mode_figures
+
+    assert failure_mode_figures() == FIGURES["failure_modes"]
+
+
+@pytest.mark.slow
+def test_the_saved_livestream_verdict_is_what_the_code_prints_now():
+    """One first-hour verdict (5,000 viewers, about 10 s) recomputed against the saved one."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import readme_figures
+
+    label = "5,000 viewers of one live channel"
+    q = [x for x in readme_figures.QUESTIONS if x[0] == label]
+    assert q, [x[0] for x in readme_figures.QUESTIONS]
+    got = readme_figures.first_hour_figures(q)
+    assert got[label] == FIGURES["first_hour"][label]

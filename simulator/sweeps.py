@@ -73,8 +73,8 @@ def t_quantile_975(df: int) -> float:
         u = np.linspace(0.0, x, n + 1)
         return 0.5 + float(weights @ (c * (1 + u * u / df) ** (-(df + 1) / 2))) * x / n / 3
 
-    lo, hi = 0.0, 20.0   # t(0.975, 1) = 12.71 is the largest
-    for _ in range(60):
+    lo, hi = 0.0, 20.0   # not a catalog value: t(0.975, 1) = 12.71 is the largest
+    for _ in range(60):   # not a catalog value: bisection steps
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if cdf(mid) < 0.975 else (lo, mid)
     return (lo + hi) / 2
@@ -196,6 +196,7 @@ def run_dynamic(fn: Callable, jobs: Iterable[tuple[Hashable, Any]], workers: int
         ex = executor if executor is not None else ProcessPoolExecutor(
             max_workers=max(1, min(workers, len(queue))), initializer=_quiet_worker)
         pending: dict[Future, Hashable] = {}
+        interrupted = False
         try:
             while queue:
                 key, job = queue.popleft()
@@ -213,15 +214,20 @@ def run_dynamic(fn: Callable, jobs: Iterable[tuple[Hashable, Any]], workers: int
                     for k2, j2 in keep(key, result):
                         pending[ex.submit(fn, j2)] = k2
         except KeyboardInterrupt:
-            for f in pending:
-                f.cancel()
+            interrupted = True
             if own:
+                # the runs in progress are dropped, not waited for: the pool's processes are
+                # terminated and its manager marks every future broken. Cancelling them too
+                # would race with that (InvalidStateError in the manager thread, printed)
                 for p in list((getattr(ex, "_processes", None) or {}).values()):
-                    p.terminate()   # the runs in progress are dropped, not waited for
+                    p.terminate()
+            else:
+                for f in pending:
+                    f.cancel()
             raise
         finally:
             if own:
-                ex.shutdown(wait=False, cancel_futures=True)
+                ex.shutdown(wait=False, cancel_futures=not interrupted)
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted after {len(done)} runs", done) from None
     return done

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Set up (first time) and run the main job: simulate a scenario and print its summary.
-#   ./scripts/run.sh                                   # data/scenarios/chat-basic.yaml
-#   ./scripts/run.sh data/scenarios/livestream-basic.yaml --set workload.clients=5000 --json
+# Set up (first time) and run the main job: compare the designs on a scenario and write the
+# design-review report (one self-contained HTML file; prints where it is).
+#   ./scripts/run.sh                                  # data/scenarios/design-review.yaml -> reports/design-review.html
+#   ./scripts/run.sh chat-compare --set workload.clients=20000 --pdf     # any scenario, report flags
+#   ./scripts/run.sh run chat-basic --json            # any other subcommand: run, compare, sweep, ...
 set -euo pipefail
 source "$(dirname "$0")/_venv.sh" notebooks
-scenario=${1:-data/scenarios/chat-basic.yaml}
+case "${1:-}" in
+  run|compare|validate|sweep|capacity|calibrate|list|report)
+    exec .venv/bin/python -m simulator "$@" ;;
+esac
+scenario=${1:-design-review}
 shift || true
-exec .venv/bin/python -m simulator run "$scenario" "$@"
+exec .venv/bin/python -m simulator report "$scenario" "$@"

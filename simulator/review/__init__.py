@@ -29,7 +29,8 @@ from pathlib import Path
 from simulator.errors import ScenarioError
 from simulator.review import sections
 from simulator.review.inputs import collect
-from simulator.review.recommend import Recommendation, recommend
+from simulator.review.recommend import Recommendation
+from simulator.review.recommend import recommend as _recommend
 
 #: the size the sensitivity runs of :func:`gather` shrink a scenario to (the swings are read
 #: relative to their own baseline, so a smaller run answers "how much does it move")
@@ -119,7 +120,8 @@ def report(results, path, *, slo: dict | None = None, title: str | None = None,
     inputs = collect(results)
     out = check_path(path, pdf)
     cmp = inputs.comparison
-    rec = recommend(cmp, slo, inputs.capacity, inputs.sensitivity) if cmp is not None else None
+    rec = (_recommend(cmp, slo, inputs.capacity, inputs.sensitivity) if cmp is not None
+           else None)
     built = [sections.question(cmp, inputs), sections.recommendation(rec),
              sections.comparison(cmp, rec), sections.figures(cmp), sections.locations(cmp),
              sections.failures(cmp), sections.capacity(inputs.capacity),
@@ -216,7 +218,7 @@ def gather(scn, variants=None, *, slo: dict | None = None, replications: int = 2
                            workers=workers, progress=progress)
         out.append(cap)
     if sensitivity:
-        rec = recommend(cmp, bounds, cap)
+        rec = _recommend(cmp, bounds, cap)
         design = rec.subject
         assert design is not None
         metric = rec.deciding_metric or "latency_p99_ms"

@@ -11,6 +11,7 @@ alone or in a list.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -21,8 +22,8 @@ KINDS = ("Comparison", "Result", "Capacity", "sensitivity DataFrame", "sweep Dat
 
 @dataclass
 class Inputs:
-    comparison: object | None = None
-    capacity: object | None = None
+    comparison: Any = None      # a Comparison
+    capacity: Any = None        # a Capacity
     sensitivity: pd.DataFrame | None = None
     sweep: pd.DataFrame | None = None
 
@@ -80,7 +81,7 @@ def collect(results) -> Inputs:
     return out
 
 
-def comparison_of_runs(runs: list) -> object:
+def comparison_of_runs(runs: list) -> Any:
     """A :class:`~simulator.Comparison` of single runs (one replication each), each labelled
     by its design (``basic``, or ``basic (2)`` for a second run of it)."""
     from simulator.compare import Comparison, run_record

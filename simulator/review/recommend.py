@@ -301,7 +301,7 @@ def _sensitivity_caveats(v: Verdict, table: pd.DataFrame) -> list[str]:
 
 def _share(x: float) -> str:
     """A share of a limit: whole percent from 10%, two significant figures below."""
-    return f"{x:.0%}" if x >= 0.1 else f"{100 * x:.2g}%"
+    return f"{x:.0%}" if x >= 0.1 else f"{100 * x:.2g}%"   # not a catalog value
 
 
 def _range(r) -> str:

@@ -22,6 +22,9 @@ from simulator.review.recommend import Recommendation, number, refused_per_run, 
 CONFIDENCE_ORDER = {"assumption": 0, "low": 1, "medium": 2, "high": 3}
 #: rows of the sensitivity table shown (the largest swings)
 SENSITIVITY_ROWS = 15   # not a catalog value
+#: characters of a cell before it is cut short: values, units, bases, sources
+VALUE_CHARS, UNIT_CHARS, BASIS_CHARS, SOURCE_CHARS = 60, 30, 60, 160   # not a catalog value
+SECONDS_PER_MINUTE = 60.0   # not a catalog value
 
 
 def _finite(v) -> bool:
@@ -59,7 +62,7 @@ def question(cmp, inputs) -> dict | None:
         paras.append(" ".join(str(scn.description).split()))
     size = median_of(w.channels.size.model_dump())
     if w.publish.rate_per_client_per_s is not None:
-        per_min = w.publish.rate_per_client_per_s * 60.0
+        per_min = w.publish.rate_per_client_per_s * SECONDS_PER_MINUTE
         rate = (f"each user publishes about {per_min:.3g} message{'s' if per_min != 1 else ''} "
                 f"per minute (about {w.clients * w.publish.rate_per_client_per_s:,.0f} "
                 "messages/s in all)")
@@ -266,6 +269,7 @@ _FAILURES = {
 
 
 def _present(runs: pd.DataFrame, mode: str) -> bool:
+    keys: tuple[str, ...]
     if mode == "zombies":
         keys = ("stale_post_share", "zombie_rows_end")
     elif mode == "reconnect storms":
@@ -410,7 +414,7 @@ def sensitivity(table: pd.DataFrame | None) -> dict | None:
 # ----------------------------------------------------------------------------- assumptions
 
 
-def _short(v, n: int = 60) -> str:
+def _short(v, n: int = VALUE_CHARS) -> str:
     if isinstance(v, dict):
         v = ", ".join(f"{k}: {x}" for k, x in v.items())
     t = " ".join(str(v).split())
@@ -430,9 +434,9 @@ def assumptions(cmp) -> dict | None:
         r = g.iloc[0]
         designs = sorted(set(g["design"]))
         rows.append({"rank": CONFIDENCE_ORDER.get(r["confidence"], 4), "key": key,
-                     "cells": [key, shown, _short(r["unit"], 30),
+                     "cells": [key, shown, _short(r["unit"], UNIT_CHARS),
                                r["confidence"] or "(setting)", str(r["as_of"] or "-"),
-                               r["origin"], _short(r["source"], 160),
+                               r["origin"], _short(r["source"], SOURCE_CHARS),
                                "all" if set(designs) == every else ", ".join(designs)]})
     rows.sort(key=lambda x: (x["rank"], x["key"]))
     counts = allp.drop_duplicates("key")["confidence"].replace("", "(setting)").value_counts()
@@ -473,9 +477,9 @@ def _prices(cmp, every: set) -> list[list]:
         as_of = entry.as_of if entry is not None else ""
         designs = sorted(set(g["variant"]))
         rows.append((CONFIDENCE_ORDER.get(conf, 4), item, region,
-                     [item, region, f"{price:.10g}", _short(r["unit"], 40), str(tier),
-                      _short(r["basis"], 60), conf or "-", str(as_of or "-"),
-                      _short(r["source"], 160),
+                     [item, region, f"{price:.10g}", _short(r["unit"], UNIT_CHARS), str(tier),
+                      _short(r["basis"], BASIS_CHARS), conf or "-", str(as_of or "-"),
+                      _short(r["source"], SOURCE_CHARS),
                       "all" if set(designs) == every else ", ".join(designs)]))
     rows.sort(key=lambda x: x[:3])
     return [r[3] for r in rows]

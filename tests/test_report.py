@@ -30,7 +30,7 @@ from tests.conftest import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "report"
 TINY = {"workload.clients": 400, "duration_s": 40.0, "warmup_s": 10.0}
-DESIGNS = ["basic", "appsync", "multi_region@us-east-1+eu-central-1"]
+DESIGNS = ["basic", "appsync", "managed", "multi_region@us-east-1+eu-central-1"]
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +184,42 @@ def test_caveats_name_the_sensitive_assumptions(tiny):
     v = next(x for x in tight if x.design == "appsync")
     assert any(top["key"] in c and "the answer depends on it" in c
                for c in rec_mod.caveats(cmp, v, oat))
+
+
+def test_a_cheaper_near_miss_is_named_with_what_would_make_it_the_answer(tiny):
+    cmp = tiny["cmp"]
+    t = cmp.table.set_index("variant")
+    costs = t["cost_usd_per_month"]
+    clean = [v for v in cmp.variants if rec_mod.refused_per_run(cmp, v) == 0]
+    # a metric on which a cheaper design is worse than a dearer one: bound it between them,
+    # so that the dearer meets it, the cheaper misses it and nothing cheaper than the dearer
+    # meets it
+    found = None
+    for metric in ("latency_p99_ms", "latency_p50_ms", "latency_p999_ms", "latency_std_ms",
+                   "latency_mean_ms"):
+        m = t[metric]
+        for a in clean:
+            for b in clean:
+                bound = (m[a] + m[b]) / 2
+                if costs[a] < costs[b] and m[b] < m[a] and all(
+                        m[c] > bound for c in clean if costs[c] < costs[b]):
+                    found = found or (metric, a, b, bound)
+    assert found, t[["cost_usd_per_month", "latency_p99_ms", "latency_p50_ms"]]
+    metric, cheap, dear, bound = found
+    need = bound / t.at[cheap, metric]           # the ratio that brings the cheaper one in
+    table = pd.DataFrame({
+        "key": ["latency.a", "latency.b"], "confidence": ["assumption", "low"],
+        "low": [0.5, 0.5], "high": [1.5, 1.5], "varied": ["median", "median"],
+        "metric_baseline": [100.0, 100.0],
+        "metric_low": [100 * need * 0.95, 100 * (1 + need) / 2],   # in; not far enough
+        "metric_high": [130.0, 104.0], "swing": [50.0, 9.0]})
+    table.attrs.update({"metric": metric, "method": "oat", "design": cheap})
+    r = rec_mod.recommend(cmp, {metric: bound}, sensitivity=[table])
+    assert r.choice == dear and r.challenger == cheap, (r.choice, r.challenger, found)
+    flips = [c for c in r.caveats if c.startswith(f"{cheap} costs") and "depends on it" in c]
+    assert len(flips) == 1 and "latency.a" in flips[0] and "low end" in flips[0], r.caveats
+    # no cheaper design: no challenger
+    assert rec_mod.recommend(cmp, {"latency_p99_ms": 1e9}).challenger is None
 
 
 # ----------------------------------------------------------------------------- bad input

@@ -93,7 +93,8 @@ def report(results, path, *, slo: dict | None = None, title: str | None = None,
     ----------
     results : object or list
         Any of: a :class:`~simulator.Comparison`, :class:`~simulator.Result` objects (single
-        runs), a :class:`~simulator.Capacity`, a :func:`simulator.sensitivity` table, a
+        runs), a :class:`~simulator.Capacity`, :func:`simulator.sensitivity` tables (one per
+        design, named in ``attrs["design"]``), a
         :func:`simulator.sweep` table (see :mod:`simulator.review.inputs`).
     path : str or Path
         The HTML file to write (its folder is created).
@@ -176,8 +177,9 @@ def gather(scn, variants=None, *, slo: dict | None = None, replications: int = 2
            progress: bool = True, say=None) -> list:
     """Run what a design review shows: :func:`simulator.compare` of the designs, a capacity
     search when ``capacity_load`` names a load setting, and a one-at-a-time sensitivity of
-    the deciding SLO metric of the recommended design (or the closest one), shrunk to
-    :data:`SENSITIVITY_CLIENTS` clients and :data:`SENSITIVITY_DURATION_S` s.
+    the deciding SLO metric of the recommended design (or the closest one) and of the
+    challenger (the cheapest cheaper near miss, :func:`~simulator.review.recommend.challenger`),
+    shrunk to :data:`SENSITIVITY_CLIENTS` clients and :data:`SENSITIVITY_DURATION_S` s.
 
     Parameters
     ----------
@@ -198,7 +200,7 @@ def gather(scn, variants=None, *, slo: dict | None = None, replications: int = 2
     Returns
     -------
     list
-        ``[comparison, capacity (if any), sensitivity table (if any)]``, for :func:`report`.
+        ``[comparison, capacity (if any), sensitivity tables (if any)]``, for :func:`report`.
     """
     import simulator as sim
     from simulator.compare import _variants
@@ -219,18 +221,17 @@ def gather(scn, variants=None, *, slo: dict | None = None, replications: int = 2
         out.append(cap)
     if sensitivity:
         rec = _recommend(cmp, bounds, cap)
-        design = rec.subject
-        assert design is not None
         metric = rec.deciding_metric or "latency_p99_ms"
-        small = _shrunk(scn, design)
-        say(f"sensitivity of {design}'s {metric} to the uncertain catalog values "
-            f"({small.workload.clients:,} clients, {small.duration_s:g} s)")
-        table = sim.sensitivity(small, metric=metric, workers=workers, progress=progress)
-        table.attrs["design"] = design
-        table.attrs["size"] = (f"at {small.workload.clients:,} clients and "
-                               f"{small.duration_s:g} s simulated: the swings are read "
-                               "relative to that run's own baseline")
-        out.append(table)
+        for design in dict.fromkeys(d for d in (rec.subject, rec.challenger) if d is not None):
+            small = _shrunk(scn, design)
+            say(f"sensitivity of {design}'s {metric} to the uncertain catalog values "
+                f"({small.workload.clients:,} clients, {small.duration_s:g} s)")
+            table = sim.sensitivity(small, metric=metric, workers=workers, progress=progress)
+            table.attrs["design"] = design
+            table.attrs["size"] = (f"at {small.workload.clients:,} clients and "
+                                   f"{small.duration_s:g} s simulated: the swings are read "
+                                   "relative to that run's own baseline")
+            out.append(table)
     return out
 
 

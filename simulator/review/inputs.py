@@ -10,7 +10,7 @@ alone or in a list.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -24,7 +24,7 @@ KINDS = ("Comparison", "Result", "Capacity", "sensitivity DataFrame", "sweep Dat
 class Inputs:
     comparison: Any = None      # a Comparison
     capacity: Any = None        # a Capacity
-    sensitivity: pd.DataFrame | None = None
+    sensitivity: list[pd.DataFrame] = field(default_factory=list)   # one per design
     sweep: pd.DataFrame | None = None
 
     @property
@@ -52,8 +52,8 @@ def collect(results) -> Inputs:
     def once(name: str, value) -> None:
         if getattr(out, name) is not None:
             raise ScenarioError("results", f"two {name} results", "give at most one of each "
-                                "kind (a comparison, a capacity search, a sensitivity table, "
-                                "a sweep); merge runs into one sim.compare")
+                                "kind (a comparison, a capacity search, a sweep; sensitivity tables "
+                                "one per design); merge runs into one sim.compare")
         setattr(out, name, value)
 
     for k, x in enumerate(items):
@@ -64,7 +64,12 @@ def collect(results) -> Inputs:
         elif isinstance(x, Capacity):
             once("capacity", x)
         elif isinstance(x, pd.DataFrame) and x.attrs.get("method") in ("oat", "sobol"):
-            once("sensitivity", x)
+            about = [t.attrs.get("design") for t in out.sensitivity]
+            if x.attrs.get("design") in about:
+                raise ScenarioError(f"results[{k}]", "a second sensitivity table of design "
+                                    f"{x.attrs.get('design')!r}", "give one per design "
+                                    "(set table.attrs['design'] to tell them apart)")
+            out.sensitivity.append(x)
         elif isinstance(x, pd.DataFrame) and _is_sweep(x):
             once("sweep", x)
         else:
@@ -76,7 +81,7 @@ def collect(results) -> Inputs:
                                 "give the runs as one comparison, or the single runs alone")
         out.comparison = comparison_of_runs(runs)
     if out.comparison is None and out.capacity is None and out.sweep is None \
-            and out.sensitivity is None:
+            and not out.sensitivity:
         raise ScenarioError("results", "nothing", f"give at least one of {', '.join(KINDS)}")
     return out
 

@@ -15,7 +15,9 @@ The rule (nothing in it is written by hand):
 4. **Caveats**: a bound that the 95% confidence interval straddles (the answer may be noise),
    prices estimated from another Region, and the uncertain catalog values (``assumption`` or
    ``low`` confidence) whose one-at-a-time range would move the deciding metric across its
-   bound, or move it most (:func:`simulator.sensitivity`).
+   bound, or move it most (:func:`simulator.sensitivity`). The same for the **challenger**:
+   the cheapest cheaper design that refused nothing and missed only a metric bound, which a
+   value at one end of its range (or more replications) could make the answer.
 
 When no design meets the SLO the closest one is named (fewest broken terms, then the smallest
 relative excess), with what its verdict says to change.
@@ -67,6 +69,9 @@ class Recommendation:
     choice: str | None
     subject: str | None          # the design the caveats are about (the choice or the closest)
     headline: str
+    #: the cheapest design cheaper than the choice that refused nothing and missed only latency
+    #: or other metric bounds: the one a changed assumption or more replications could promote
+    challenger: str | None = None
     reasons: list[str] = field(default_factory=list)
     next_limit: str = ""
     caveats: list[str] = field(default_factory=list)
@@ -134,7 +139,7 @@ def judge(cmp, slo: dict) -> list[Verdict]:
 
 
 def recommend(cmp, slo: dict | None = None, capacity=None,
-              sensitivity: pd.DataFrame | None = None) -> Recommendation:
+              sensitivity=None) -> Recommendation:
     """The recommendation for a :class:`~simulator.Comparison` (see the module).
 
     Parameters
@@ -144,9 +149,10 @@ def recommend(cmp, slo: dict | None = None, capacity=None,
         Metric -> upper bound (see :func:`effective_slo`).
     capacity : Capacity, optional
         A capacity search that includes the chosen design (what binds next, and where).
-    sensitivity : DataFrame, optional
-        A one-at-a-time :func:`simulator.sensitivity` table (``attrs["metric"]``, and
-        ``attrs["design"]`` when it is about one design) for the caveats.
+    sensitivity : DataFrame or list of DataFrame, optional
+        One-at-a-time :func:`simulator.sensitivity` tables (``attrs["metric"]``, and
+        ``attrs["design"]``, the design each is about) for the caveats: the chosen design's,
+        and the challenger's (:func:`challenger`).
     """
     bounds = effective_slo(slo)
     verdicts = judge(cmp, bounds)
@@ -186,8 +192,71 @@ def recommend(cmp, slo: dict | None = None, capacity=None,
                                + "; ".join(term_words(t) for t in w.broken))
     rec.next_limit = next_limit(cmp, subject, capacity)
     rec.deciding_metric = _deciding(by[subject])
-    rec.caveats = caveats(cmp, by[subject], sensitivity)
+    rec.challenger = challenger(verdicts, choice)
+    tables = _tables(sensitivity)
+    rec.caveats = caveats(cmp, by[subject],
+                          tables[subject] if subject in tables else tables.get(None))
+    if rec.challenger is not None:
+        rec.caveats.extend(challenger_caveats(by[rec.challenger], by[subject],
+                                              tables.get(rec.challenger)))
     return rec
+
+
+def _tables(sensitivity) -> dict:
+    """Sensitivity tables by the design they are about (None: not said)."""
+    if sensitivity is None:
+        return {}
+    if isinstance(sensitivity, pd.DataFrame):
+        sensitivity = [sensitivity]
+    return {t.attrs.get("design"): t for t in sensitivity if len(t)}
+
+
+def challenger(verdicts: list[Verdict], choice: str | None) -> str | None:
+    """The cheapest design cheaper than ``choice`` that refused no request and broke only
+    bounds on metrics (a near miss that more replications or another assumption could turn),
+    or None."""
+    if choice is None:
+        return None
+    cost = next(v.cost_usd_per_month for v in verdicts if v.design == choice)
+    near = [v for v in verdicts if v.cost_usd_per_month < cost and not v.meets
+            and all(t["key"] != BREACHES for t in v.broken)]
+    return min(near, key=lambda v: v.cost_usd_per_month).design if near else None
+
+
+def challenger_caveats(v: Verdict, chosen: Verdict, table: pd.DataFrame | None) -> list[str]:
+    """Why the cheaper near miss ``v`` might be the answer after all: a bound inside its
+    confidence interval, or an uncertain value whose range would bring it within the SLO."""
+    saving = 1 - v.cost_usd_per_month / chosen.cost_usd_per_month
+    head = f"{v.design} costs {saving:.0%} less than {chosen.design} and refused nothing"
+    out = []
+    for t in v.broken:
+        if t["straddles"]:
+            out.append(f"{head}; its {term_words(t)} misses by less than its 95% confidence "
+                       "half-width: more replications may show it meets the SLO")
+    if table is None or not len(table) or table.attrs.get("metric") is None:
+        return out
+    metric = table.attrs["metric"]
+    term = next((t for t in v.terms if t["key"] == metric), None)
+    if term is None or term["holds"]:
+        return out
+    rows = table[table["confidence"].isin(UNCERTAIN) & table["swing"].notna()]
+    base = rows["metric_baseline"].astype(float)
+    scale = term["value"] / base.where(base > 0)
+    lo = rows["metric_low"].astype(float) * scale
+    hi = rows["metric_high"].astype(float) * scale
+    best = lo.combine(hi, min)
+    flips = rows[best <= term["bound"]]
+    for idx, r in flips.iterrows():
+        end = "low" if lo[idx] <= hi[idx] else "high"
+        out.append(f"{head}, and would meet {metric} <= {number(term['bound'])} with "
+                   f"{r['key']} ({r['confidence']}) at the {end} end of its range "
+                   f"{_range(r)} ({metric} {number(best[idx])}, scaled to this comparison): "
+                   "the answer depends on it")
+    if not len(flips):
+        out.append(f"{head}; no {'/'.join(UNCERTAIN)}-confidence value alone brings its "
+                   f"{metric} within {number(term['bound'])} over its range (the closest: "
+                   f"{number(best.min())})")
+    return out
 
 
 def _advice(cmp, design: str) -> str:

@@ -379,36 +379,41 @@ def sweep(df: pd.DataFrame | None) -> dict | None:
 # ----------------------------------------------------------------------------- sensitivity
 
 
-def sensitivity(table: pd.DataFrame | None) -> dict | None:
-    if table is None or table.empty:
+def sensitivity(tables: list[pd.DataFrame]) -> dict | None:
+    tables = [t for t in tables if not t.empty]
+    if not tables:
         return None
-    metric = table.attrs.get("metric", "the metric")
-    method = table.attrs.get("method", "oat")
-    about = table.attrs.get("design")
-    size = table.attrs.get("size")
-    paras = [f"Which uncertain catalog values move {metric}"
-             + (f" of {about}" if about else "") + (f" ({size})" if size else "")
-             + (": each value at the low and the high end of its range, all else at the "
-                "baseline, on the same seeds." if method == "oat" else
-                ": Sobol indices, all values varied together.")]
-    figs = []
-    if method == "oat":
-        ax = new_axes((10, 6))
-        plots.tornado(table, ax=ax)
-        figs.append(embed(ax, "Sensitivity", f"Swing of {metric} as each value moves over "
-                          "its range; the largest on top."))
-        rows = [[r["key"], r["confidence"], f"{number(r['low'])} - {number(r['high'])}",
-                 number(r["metric_low"]), number(r["metric_high"]), number(r["swing"])]
-                for _, r in table.head(SENSITIVITY_ROWS).iterrows()]
-        cols = ["value", "confidence", "range", f"{metric} at low", f"{metric} at high",
-                "swing"]
-    else:
-        rows = [[r["key"], r["confidence"], f"{r['S1']:.2f} ± {r['S1_se']:.2f}",
-                 f"{r['ST']:.2f} ± {r['ST_se']:.2f}"]
-                for _, r in table.head(SENSITIVITY_ROWS).iterrows()]
-        cols = ["value", "confidence", "S1", "ST"]
+    paras, figs, out = [], [], []
+    for table in tables:
+        metric = table.attrs.get("metric", "the metric")
+        method = table.attrs.get("method", "oat")
+        about = table.attrs.get("design")
+        size = table.attrs.get("size")
+        paras.append(f"Which uncertain catalog values move {metric}"
+                     + (f" of {about}" if about else "") + (f" ({size})" if size else "")
+                     + (": each value at the low and the high end of its range, all else at "
+                        "the baseline, on the same seeds." if method == "oat" else
+                        ": Sobol indices, all values varied together."))
+        what = f"{about}: " if about else ""
+        if method == "oat":
+            ax = new_axes((10, 6))
+            plots.tornado(table, ax=ax, title=f"{what}which assumptions move {metric} most")
+            figs.append(embed(ax, f"Sensitivity{' of ' + about if about else ''}",
+                              f"Swing of {metric} as each value moves over its range; the "
+                              "largest on top."))
+            rows = [[r["key"], r["confidence"], f"{number(r['low'])} - {number(r['high'])}",
+                     number(r["metric_low"]), number(r["metric_high"]), number(r["swing"])]
+                    for _, r in table.head(SENSITIVITY_ROWS).iterrows()]
+            cols = ["value", "confidence", "range", f"{metric} at low", f"{metric} at high",
+                    "swing"]
+        else:
+            rows = [[r["key"], r["confidence"], f"{r['S1']:.2f} ± {r['S1_se']:.2f}",
+                     f"{r['ST']:.2f} ± {r['ST_se']:.2f}"]
+                    for _, r in table.head(SENSITIVITY_ROWS).iterrows()]
+            cols = ["value", "confidence", "S1", "ST"]
+        out.append(_table(cols, rows, title=about or ""))
     return {"id": "sensitivity", "title": "Which assumptions matter", "paragraphs": paras,
-            "figures": figs, "table": _table(cols, rows)}
+            "figures": figs, "tables": out}
 
 
 # ----------------------------------------------------------------------------- assumptions
@@ -508,9 +513,8 @@ def reproduce(inputs, command: str | None, scenario_file: str | None) -> dict:
     if inputs.capacity is not None:
         items.append(("capacity search", f"load {inputs.capacity.load}, "
                       f"{inputs.capacity.replications} replication(s) per load"))
-    if inputs.sensitivity is not None:
-        items.append(("sensitivity", ", ".join(f"{k} {v}" for k, v in
-                                               inputs.sensitivity.attrs.items()
+    for table in inputs.sensitivity:
+        items.append(("sensitivity", ", ".join(f"{k} {v}" for k, v in table.attrs.items()
                                                if isinstance(v, (str, int, float)))))
     text = yaml.safe_dump(scn.to_dict(), sort_keys=False) if scn is not None else ""
     return {"id": "reproduce", "title": "How to reproduce", "facts": items,

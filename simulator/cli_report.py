@@ -3,8 +3,8 @@
 (registered by :mod:`simulator.cli`).
 
 It compares the designs on the scenario (:func:`simulator.compare`), optionally searches each
-one's capacity (``--capacity KEY``), runs a small one-at-a-time sensitivity of the recommended
-design's deciding metric, and writes one self-contained HTML file (:func:`simulator.report`),
+one's capacity (``--capacity KEY``), runs a small one-at-a-time sensitivity of the deciding
+metric of the recommended design and of the cheapest near miss, and writes one self-contained HTML file (:func:`simulator.report`),
 plus a PDF through headless Chromium with ``--pdf``. It prints each stage, then where the
 file is and what it recommends.
 

@@ -16,7 +16,8 @@ The file is self-contained: figures are PNG ``data:`` URIs, the stylesheet is in
 script, font or link is fetched, and a Content-Security-Policy (``default-src 'none'; img-src
 data:; style-src 'unsafe-inline'``) makes the browser refuse anything else. A print stylesheet
 starts each section on a new A4 page. :func:`gather` runs what the command line's ``report``
-runs: the comparison, then a small sensitivity analysis of the recommended design.
+runs: the comparison, then a small sensitivity analysis of the recommended design and of the
+cheapest near miss (the challenger).
 """
 
 from __future__ import annotations

@@ -246,7 +246,7 @@ def challenger_caveats(v: Verdict, chosen: Verdict, table: pd.DataFrame | None) 
     hi = rows["metric_high"].astype(float) * scale
     best = lo.combine(hi, min)
     flips = rows[best <= term["bound"]]
-    for idx, r in flips.iterrows():
+    for idx, r in flips.loc[best[flips.index].sort_values().index].iterrows():
         end = "low" if lo[idx] <= hi[idx] else "high"
         out.append(f"{head}, and would meet {metric} <= {number(term['bound'])} with "
                    f"{r['key']} ({r['confidence']}) at the {end} end of its range "
@@ -374,7 +374,9 @@ def _share(x: float) -> str:
 
 
 def _range(r) -> str:
-    return f"{number(r['low'])}-{number(r['high'])}" + (
+    unit = str(r.get("unit") or "")
+    unit = f" {unit}" if unit and len(unit) <= 12 else ""   # not a catalog value (text width)
+    return f"{number(r['low'])}-{number(r['high'])}{unit}" + (
         f" ({r['varied']})" if r.get("varied") not in (None, "value") else "")
 
 

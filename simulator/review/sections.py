@@ -36,7 +36,10 @@ def _ms(v) -> str:
 
 
 def _pct(v) -> str:
-    return f"{100 * float(v):.1f}%" if _finite(v) else "-"
+    if not _finite(v):
+        return "-"
+    v = float(v)
+    return "< 0.1%" if 0 < v < 0.0005 else f"{100 * v:.1f}%"   # not a catalog value
 
 
 def _table(columns: list[str], rows: list[list], note: str = "", title: str = "",
@@ -63,7 +66,8 @@ def question(cmp, inputs) -> dict | None:
     size = median_of(w.channels.size.model_dump())
     if w.publish.rate_per_client_per_s is not None:
         per_min = w.publish.rate_per_client_per_s * SECONDS_PER_MINUTE
-        rate = (f"each user publishes about {per_min:.3g} message{'s' if per_min != 1 else ''} "
+        rate = (f"each user publishes about {per_min:.3g} "
+                f"message{'s' if f'{per_min:.3g}' != '1' else ''} "
                 f"per minute (about {w.clients * w.publish.rate_per_client_per_s:,.0f} "
                 "messages/s in all)")
     else:

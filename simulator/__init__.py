@@ -13,6 +13,7 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> sim.load_sweep("runs/clients")   # the stored runs (a rerun of the sweep resumes there)
 >>> sim.capacity(scn, load="workload.clients", slo={"latency_p99_ms": 250, "breaches": 0},
 ...              variants=["basic", "sns"]).table   # how far each design goes
+>>> sim.report(cmp, "reports/review.html")          # the design-review document
 """
 
 from simulator.calibrate import Calibration, calibrate
@@ -24,6 +25,7 @@ from simulator.designs import Design, lhs, random_design
 from simulator.engine import run
 from simulator.errors import Interrupted, ScenarioError
 from simulator.metrics.result import SUMMARY_KEYS, Result
+from simulator.review import report
 from simulator.scenario import Params, Scenario, load_scenario, resolve, scenario_from_dict
 from simulator.sensitivity import sensitivity
 from simulator.sweeps import load_sweep, summarize, sweep
@@ -53,6 +55,7 @@ __all__ = [
     "price",
     "random_design",
     "regional_quotas",
+    "report",
     "resolve",
     "run",
     "scenario_from_dict",

@@ -12,6 +12,9 @@
 * ``python -m simulator capacity SCENARIO --load KEY --slo METRIC=BOUND ... [--variants A,B]
   [--set key=value ...] [--replications R] [--workers N] [--json]`` (see
   :mod:`simulator.cli_capacity`);
+* ``python -m simulator report SCENARIO [--variants A,B] [--set key=value ...]
+  [--replications R] [--out reports/NAME.html] [--pdf]`` (the design-review document; see
+  :mod:`simulator.cli_report`);
 * ``python -m simulator calibrate [--lambda FUNCTION=FILE ...] [--dynamodb-item FILE]
   [--dynamodb-query FILE] [--apigw-latency FILE --apigw-integration-latency FILE]
   --out OVERLAY.yaml`` (fit latency distributions to CloudWatch exports; see
@@ -40,6 +43,8 @@ from pathlib import Path
 
 from simulator.cli_capacity import add_parser as add_capacity_parser
 from simulator.cli_capacity import command as capacity_command
+from simulator.cli_report import add_parser as add_report_parser
+from simulator.cli_report import command as report_command
 from simulator.errors import Interrupted, ScenarioError
 from simulator.scenario import parse_set
 
@@ -124,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--duration", default=None, metavar="S",
                        help="shortcut for --set duration_s=S (simulated seconds)")
     add_capacity_parser(sub)
+    add_report_parser(sub)
     return p
 
 
@@ -357,6 +363,8 @@ def _main(argv: list[str] | None = None) -> int:
             return _sweep(sim, scn, args, list(sys.argv[1:] if argv is None else argv))
         if args.cmd == "capacity":
             return capacity_command(sim, scn, args)
+        if args.cmd == "report":
+            return report_command(sim, scn, args, list(sys.argv[1:] if argv is None else argv))
         if args.cmd == "compare":
             try:
                 cmp = sim.compare(scn, args.variants,

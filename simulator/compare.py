@@ -86,14 +86,54 @@ def _run_one(job) -> dict:
 
     t0 = time.perf_counter()
     res = sim.run(scn.with_overrides({**variant_settings(variant), "seed": seed}), progress=False)
+    return run_record(res, variant, rep, seed, time.perf_counter() - t0)
+
+
+def run_record(res, variant: str, rep: int, seed: int, run_seconds: float) -> dict:
+    """What a :class:`Comparison` keeps of one run (a :class:`~simulator.Result`)."""
     br = res.breaches_by_quota()
     br.insert(0, "replication", rep)
     br.insert(0, "variant", variant)
+    verdict = res.verdict()
     return {"variant": variant, "replication": rep, "seed": seed, "summary": res.summary,
             "histogram": res.histogram, "by_location": res.histograms_by_location,
             "costs": res.monthly_costs.groupby(["region", "service", "item"], as_index=False)[
                 "cost_usd"].sum().rename(columns={"cost_usd": "cost_usd_per_month"}),
-            "breaches": br, "run_seconds": time.perf_counter() - t0}
+            "prices": _prices_used(res.monthly_costs),
+            "breaches": br, "timeline": _timeline(res.breaches),
+            "headroom": verdict.headroom[HEADROOM_COLUMNS[2:]],
+            "binding": verdict.binding, "advice": verdict.advice,
+            "params": _params_read(res.params), "run_seconds": run_seconds}
+
+
+#: columns of :attr:`Comparison.headroom`
+HEADROOM_COLUMNS = ["variant", "replication", "limit", "key", "peak_use", "limit_value",
+                    "peak_share", "at_s", "unit", "raise"]
+#: columns of :attr:`Comparison.timeline`
+TIMELINE_COLUMNS = ["variant", "replication", "time_s", "quota", "effect", "count"]
+#: columns of :attr:`Comparison.prices`
+PRICE_COLUMNS = ["variant", "region", "item", "unit", "unit_price_usd", "tier", "basis",
+                 "source"]
+
+
+def _timeline(breaches: pd.DataFrame) -> pd.DataFrame:
+    """Breaches per second and quota (summed over components and Regions)."""
+    cols = TIMELINE_COLUMNS[2:]
+    if breaches.empty:
+        return pd.DataFrame(columns=cols)
+    return breaches.groupby(["time_s", "quota", "effect"], as_index=False)["count"].sum()[cols]
+
+
+def _prices_used(monthly: pd.DataFrame) -> pd.DataFrame:
+    """The price rows a run's monthly bill used (quantity > 0), one per item, Region and tier."""
+    used = monthly[monthly["quantity"] > 0]
+    return used[PRICE_COLUMNS[1:]].drop_duplicates().reset_index(drop=True)
+
+
+def _params_read(params) -> pd.DataFrame:
+    """The resolved values this run read, with their origin, confidence, date and source."""
+    f = params.frame()
+    return f[f["key"].isin(params.reads)].reset_index(drop=True)
 
 
 class Comparison:
@@ -114,6 +154,19 @@ class Comparison:
     costs : DataFrame
         ``variant, replication, region, service, item, cost_usd_per_month``: the monthly
         bill of each run, by item (``res.monthly_costs`` summed over tiers).
+    timeline : DataFrame
+        ``variant, replication, time_s, quota, effect, count``: breaches per second and quota.
+    headroom : DataFrame
+        ``variant, replication, limit, key, peak_use, limit_value, peak_share, at_s, unit,
+        raise``: each run's :func:`~simulator.metrics.verdict.headroom`.
+    verdicts : DataFrame
+        ``variant, replication, binding, advice``: what each run's verdict says binds.
+    params : dict
+        Design -> the resolved values its first replication read (``res.params.frame()``
+        rows of ``res.params.reads``: key, value, unit, origin, confidence, as_of, source).
+    prices : DataFrame
+        ``variant, region, item, unit, unit_price_usd, tier, basis, source``: the price rows
+        the monthly bills used.
     scenario : Scenario
     """
 
@@ -147,6 +200,21 @@ class Comparison:
             for loc, hl in r.get("by_location", {}).items():
                 self.by_location.setdefault(r["variant"], {}).setdefault(
                     loc, LogHistogram()).merge(hl)
+        self.timeline = _stack(results, "timeline", TIMELINE_COLUMNS)
+        self.headroom = _stack(results, "headroom", HEADROOM_COLUMNS)
+        self.verdicts = pd.DataFrame(
+            [{"variant": r["variant"], "replication": r["replication"],
+              "binding": r.get("binding"), "advice": r.get("advice", "")} for r in results],
+            columns=["variant", "replication", "binding", "advice"])
+        self.params: dict[str, pd.DataFrame] = {}
+        prices = []
+        for r in sorted(results, key=lambda r: r["replication"]):
+            if "params" in r:
+                self.params.setdefault(r["variant"], r["params"])
+            if "prices" in r:
+                prices.append(r["prices"].assign(variant=r["variant"]))
+        self.prices = (pd.concat(prices, ignore_index=True).drop_duplicates(
+            ignore_index=True)[PRICE_COLUMNS] if prices else pd.DataFrame(columns=PRICE_COLUMNS))
         self.table = self._table()
 
     def _table(self) -> pd.DataFrame:
@@ -224,6 +292,15 @@ class Comparison:
         cols = ["variant", "latency_p50_ms", "latency_p99_ms", "cost_usd_per_month",
                 "first_binding_limit"]
         return f"<Comparison of {self.scenario.name!r}>\n" + self.table[cols].to_string(index=False)
+
+
+def _stack(results: list[dict], key: str, columns: list[str]) -> pd.DataFrame:
+    """One frame of every run's ``key`` frame, with its variant and replication."""
+    frames = [r[key].assign(variant=r["variant"], replication=r["replication"])
+              for r in results if key in r and len(r[key])]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
 
 
 def _worst(guarantees) -> str:

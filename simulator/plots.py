@@ -1280,3 +1280,61 @@ def capacity_cost(cap, ax: Axes | None = None, y: str = "cost_usd_per_1k_users_m
     if title:
         ax.set_title(title)
     return ax
+
+
+def breach_timelines(comparison, title: str | None = None) -> Figure:
+    """Requests refused per second by each load limit, one panel per design that had any
+    (mean over the replications, on a log count axis), the warm-up shaded.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        :func:`simulator.compare`'s result (its ``timeline``).
+    title : str, optional
+
+    Returns
+    -------
+    Figure
+        One panel per design with a refusal, one line per limit (its total per run in the
+        legend); the designs without one are named in the figure's title.
+
+    Raises
+    ------
+    ValueError
+        When no design had a request refused (there is nothing to draw).
+    """
+    tl = comparison.timeline
+    _require(tl, ["variant", "replication", "time_s", "quota", "effect", "count"])
+    refused = tl[tl["effect"] == "refused"]
+    names = [v for v in comparison.variants if v in set(refused["variant"])]
+    if not names:
+        raise ValueError("no design had a request refused: no breach timeline to draw")
+    clean = [v for v in comparison.variants if v not in names]
+    scn = comparison.scenario
+    fig = Figure(figsize=(11, 2.2 * len(names) + 0.8), layout="constrained")
+    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)[:, 0]
+    quotas = sorted(set(refused["quota"]))
+    colors = {q: _LIMIT_COLORS[k % len(_LIMIT_COLORS)] for k, q in enumerate(quotas)}
+    reps = comparison.runs.groupby("variant")["replication"].nunique()
+    for ax, name in zip(axes, names):
+        mine = refused[refused["variant"] == name]
+        per_s = (mine.groupby(["quota", "time_s"])["count"].sum() / reps[name]).unstack(0)
+        full = np.arange(0.0, float(scn.duration_s), float(scn.engine.timeseries_step_s))
+        per_s = per_s.reindex(full, fill_value=0.0).fillna(0.0)
+        for q in per_s.columns:
+            ax.plot(per_s.index, per_s[q], color=colors[q], lw=1.2,
+                    label=f"{q} ({per_s[q].sum():,.0f} per run)")
+        if scn.warmup_s > 0:
+            ax.axvspan(0, scn.warmup_s, color="grey", alpha=SHADE, label="warm-up")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("refused (requests/s)")
+        ax.set_title(name, loc="left", fontsize="medium")
+        ax.grid(True, alpha=0.3)  # not a catalog value
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    axes[-1].set_xlabel("simulated time (s)")
+    head = title or f"{scn.name}: requests refused per second, by limit"
+    if clean:
+        head += f" (none refused: {', '.join(clean)})"
+    fig.suptitle(head)
+    return fig

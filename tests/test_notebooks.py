@@ -44,6 +44,11 @@ OVERRIDES: dict[str, dict[str, object]] = {
                                "storm_clients": 2000, "storm_duration_s": 120.0,
                                "storm_at_s": 30.0, "replications": 1, "workers": 1,
                                "results_dir": TMP_DIR},
+    "06_design_review.ipynb": {"clients": 500, "duration_s": 40.0, "warmup_s": 10.0,
+                               "designs": ["basic", "appsync",
+                                           "multi_region@us-east-1+eu-central-1"],
+                               "replications": 2, "workers": 1, "sensitivity_clients": 300,
+                               "sensitivity_duration_s": 30.0, "out_dir": TMP_DIR},
     "07_validation.ipynb": {"size": "small"},
 }
 # For notebooks not listed above: applied to those of these names the parameters cell defines.
@@ -52,6 +57,7 @@ DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "war
 # At least this many figures, by notebook file name (default 1).
 MIN_FIGURES: dict[str, int] = {"01_quickstart.ipynb": 5, "02_basic_vs_broadcast.ipynb": 4,
                                "03_multi_region.ipynb": 4, "04_capacity_sweep.ipynb": 3,
+                               "06_design_review.ipynb": 4,
                                "07_validation.ipynb": 2}
 
 RENDER_FIGURES = """\
@@ -152,10 +158,12 @@ def test_notebook_executes(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path
     assert len(images) >= want, f"{path.name}: {len(images)} figures (image/png), want >= {want}"
     assert all(len(o["data"]["image/png"]) > 1000 for o in images), "an empty figure"
     assert all(c.get("execution_count") is not None for c in nb.cells if c.cell_type == "code")
-    for k, v in overrides.items():   # a notebook given a store wrote its sweeps there
+    for k, v in overrides.items():   # a notebook given a folder wrote its sweeps or report there
         if _overrides_for(path, nb.cells[idx].source)[k] == TMP_DIR:
             import simulator as sim
 
             stores = sorted(p.parent for p in Path(v).glob("*/manifest.json"))
-            assert stores, f"{path.name}: no sweep stored in {k}"
+            reports = sorted(Path(v).glob("*.html"))
+            assert stores or reports, f"{path.name}: no sweep stored nor report written in {k}"
             assert all(len(sim.load_sweep(d)) for d in stores)
+            assert all('<section id="recommendation"' in r.read_text() for r in reports)

@@ -387,7 +387,15 @@ class _Plan:
             self.planned[p] = want
 
     def start(self) -> list:
-        return [j for p in range(len(self.points)) for j in self.advance(p)]
+        """The first runs, the longest first (by the engine's size estimate of each point):
+        a pool of workers then does not end waiting on one long run submitted last (longest
+        processing time first). The rows do not depend on the order."""
+        from simulator.engine import estimate
+
+        jobs = [j for p in range(len(self.points)) for j in self.advance(p)]
+        cost = {p: estimate(self.scn.with_overrides(self.points[p]))["seconds"]
+                for p in {key[0] for key, _ in jobs}}
+        return sorted(jobs, key=lambda j: -cost[j[0][0]])
 
     def finished(self, key: tuple[int, int], row: dict) -> list:
         self.rows[key] = row

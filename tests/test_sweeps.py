@@ -61,3 +61,16 @@ def test_a_failing_point_is_recorded_not_raised(monkeypatch):
 def test_bad_grid_fails_before_running():
     with pytest.raises(sim.ScenarioError, match="workload.clientz"):
         sim.sweep(small("chat-basic", **BASE), {"workload.clientz": [1, 2]})
+
+
+def test_the_longest_runs_are_submitted_first():
+    """Longest processing time first (by the engine's estimate): a pool of workers does not
+    end on one long run submitted last; the rows stay in point order."""
+    from simulator.sweeps import _Plan
+
+    scn = sim.load_scenario("chat-basic", overrides={"workload.clients": 500})
+    points = [{"workload.clients": n} for n in (1000, 8000, 2000, 4000)]
+    plan = _Plan(scn, points, [1, 2], 2, None, {})
+    order = [key for key, _ in plan.start()]
+    assert [p for p, _ in order] == [1, 1, 3, 3, 2, 2, 0, 0]
+    assert sorted(order) == [(p, r) for p in range(4) for r in range(2)]

@@ -50,8 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     serial, t_serial = timed(workers=1)
     results = {"2 processes": timed(workers=2)}
     if args.dask:
+        import dask
         from distributed import Client, LocalCluster
 
+        # Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536 in its workers: a glibc setting that
+        # maps every large allocation afresh and makes a run about 3x slower (see README)
+        dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=None) as cluster, Client(cluster) as client:
             client.run(lambda: __import__("simulator"))   # warm the workers' imports

@@ -136,3 +136,16 @@ def test_the_saved_livestream_verdict_is_what_the_code_prints_now():
     assert q, [x[0] for x in readme_figures.QUESTIONS]
     got = readme_figures.first_hour_figures(q)
     assert got[label] == FIGURES["first_hour"][label]
+
+
+def test_readme_quotes_the_benchmark_table():
+    """The performance table is what ``benchmarks/bench_scale.py`` printed from its saved
+    full-size results."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_scale import readme_lines
+
+    saved = json.loads((ROOT / "benchmarks" / "results" / "bench_scale.json").read_text())
+    assert saved["size"] == "full"
+    assert "\n".join(readme_lines(saved)) in README

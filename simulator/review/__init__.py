@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from simulator.errors import ScenarioError
-from simulator.review import sections
 from simulator.review.inputs import collect
 from simulator.review.recommend import Recommendation
 from simulator.review.recommend import recommend as _recommend
@@ -119,6 +118,8 @@ def report(results, path, *, slo: dict | None = None, title: str | None = None,
     ScenarioError
         Results of an unknown kind, a bad SLO, an unwritable path, ``pdf`` without Chromium.
     """
+    from simulator.review import sections   # matplotlib: loaded when a report is written
+
     inputs = collect(results)
     out = check_path(path, pdf)
     cmp = inputs.comparison

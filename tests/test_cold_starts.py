@@ -108,6 +108,21 @@ def test_random_idle_lifetime_matches_theory(lam, low, high):
     assert abs(mean - exact) < 3 * se + 1e-12, (mean, exact, se)
 
 
+def test_a_model_that_used_the_mean_lifetime_would_fail_that_check():
+    """The check above can fail: the same estimator on a model whose every idle period lasts
+    the mean lifetime (600 s) is many standard errors from E[exp(-lam L)]."""
+    lam, low, high = 1 / 300, 60.0, 1140.0
+    fracs = []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        arr = np.cumsum(rng.exponential(1 / lam, 20_000)).tolist()
+        colds = run_model(arr, [1e-6] * len(arr), Uniform(low, high), lambda: (low + high) / 2)
+        fracs.append((colds - 1) / (len(arr) - 1))
+    mean, se = np.mean(fracs), np.std(fracs, ddof=1) / math.sqrt(len(fracs))
+    exact = (math.exp(-lam * low) - math.exp(-lam * high)) / (lam * (high - low))
+    assert abs(mean - exact) > 10 * se
+
+
 @pytest.mark.parametrize("reuse,left", [("most_recent", 60.0), ("least_recent", 15.5)])
 def test_reuse_order_skips_reclaimed_environments(reuse, left):
     """Three environments go idle at 1, 2 and 3 s with idle lifetimes 4, 100 and 2 s (reclaim

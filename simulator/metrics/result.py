@@ -239,6 +239,8 @@ def _geo_keys(res, g: dict) -> dict:
     if any(i.kind == "region_outage" for i in res.scenario.workload.incidents):
         out["connections_rejected_region_down"] = c.get("connections.rejected.region_down", 0.0)
         out["cross_region_failed"] = c.get("cross_region.failed", 0.0)
+        # None when no failback happened (one Region, or the run ended before recovery)
+        out.update(failback_dropped=None, failback_reconnected=None, failback_gave_up=None)
         for fb in g.get("failbacks", [])[:1]:
             out["failback_dropped"] = fb["dropped"]
             out["failback_reconnected"] = fb["reconnected"]

@@ -118,7 +118,7 @@ def report(results, path, *, slo: dict | None = None, title: str | None = None,
     ScenarioError
         Results of an unknown kind, a bad SLO, an unwritable path, ``pdf`` without Chromium.
     """
-    from simulator.review import sections   # matplotlib: loaded when a report is written
+    from simulator.review import sections  # matplotlib: loaded when a report is written
 
     inputs = collect(results)
     out = check_path(path, pdf)

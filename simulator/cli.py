@@ -121,15 +121,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="IntegrationLatency export of the same periods")
     k.add_argument("--out", required=True, metavar="OVERLAY.yaml",
                    help="where to write the overlay")
-    for q in (r, c, v, w):
+    for q in (r, c, v, w, add_capacity_parser(sub), add_report_parser(sub)):
         q.add_argument("--overlay", default=None, metavar="FILE.yaml",
                        help="overrides from a YAML file of dotted keys (e.g. calibrate's output)")
-    for q in (r, c, v, w):
         q.add_argument("--seed", default=None, metavar="N", help="shortcut for --set seed=N")
         q.add_argument("--duration", default=None, metavar="S",
                        help="shortcut for --set duration_s=S (simulated seconds)")
-    add_capacity_parser(sub)
-    add_report_parser(sub)
     return p
 
 

@@ -42,12 +42,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="runs per load, the same seeds at every load (default 1)")
     q.add_argument("--workers", default="1", metavar="N", help="processes (default 1)")
     q.add_argument("--json", action="store_true", help="print the result as JSON")
-    q.add_argument("--overlay", default=None, metavar="FILE.yaml",
-                   help="overrides from a YAML file of dotted keys (e.g. calibrate's output)")
-    q.add_argument("--seed", default=None, metavar="N", help="shortcut for --set seed=N")
-    q.add_argument("--duration", default=None, metavar="S",
-                   help="shortcut for --set duration_s=S (simulated seconds)")
-    return q
+    return q   # --overlay, --seed and --duration: added by cli._parser, as to the others
 
 
 def parse_slo(items: list[str]) -> dict[str, float] | None:

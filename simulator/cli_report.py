@@ -51,12 +51,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     q.add_argument("--pdf", action="store_true",
                    help="also print FILE.pdf with headless Chromium (an error when none is "
                         "installed)")
-    q.add_argument("--overlay", default=None, metavar="FILE.yaml",
-                   help="overrides from a YAML file of dotted keys (e.g. calibrate's output)")
-    q.add_argument("--seed", default=None, metavar="N", help="shortcut for --set seed=N")
-    q.add_argument("--duration", default=None, metavar="S",
-                   help="shortcut for --set duration_s=S (simulated seconds)")
-    return q
+    return q   # --overlay, --seed and --duration: added by cli._parser, as to the others
 
 
 def scenario_file(name: str) -> str:

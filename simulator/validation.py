@@ -112,7 +112,7 @@ def erlang_b(c: int, a: float) -> float:
     return b
 
 
-def _lambda_function(c: int, seed: int = 0):
+def lambda_function(c: int, seed: int = 0):
     """One function on a Lambda service with ``c`` concurrent executions, the scaling bucket
     and the invocation-rate quota opened wide so that only concurrency binds (idle lifetimes
     from the catalog, on stream ``seed``)."""
@@ -137,7 +137,7 @@ def lambda_throttled_share(c: int, a: float, n: int, seed: int) -> float:
     rng = np.random.default_rng(seed)
     t = np.cumsum(rng.exponential(1.0 / a, n)).tolist()
     s = rng.exponential(1.0, n).tolist()
-    f = _lambda_function(c, seed)
+    f = lambda_function(c, seed)
     warm = n // 10
     refused = 0
     for k in range(n):

@@ -9,49 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from simulator.aws.lambda_ import LambdaService
-from simulator.catalog import load_catalog
-from simulator.metrics.recorder import Recorder
-from simulator.rng import Streams
-from simulator.scenario import Params
-from tests.conftest import small
-
-
-def erlang_b(c: int, a: float) -> float:
-    """Blocking probability of M/M/c/c at ``a`` Erlangs (the stable recursion)."""
-    b = 1.0
-    for k in range(1, c + 1):
-        b = a * b / (k + a * b)
-    return b
-
-
-def _service(c: int) -> tuple[LambdaService, object]:
-    scn = small("chat-basic", **{"aws.lambda.account_concurrency": c,
-                                 "aws.lambda.scaling_envs_per_s": 1e9,
-                                 "aws.lambda.scaling_burst_envs": 1e9,
-                                 "aws.lambda.invocation_rps_per_concurrency": 1e9})
-    params = Params(scn, load_catalog())
-    life = Streams(1).buffered("lambda.idle_lifetime", params["behaviour.lambda_idle_env_lifetime_s"])
-    svc = LambdaService(params, Recorder(), scn.region, life)
-    f = svc.function("default", scn.aws.lambda_.functions.default, lambda: 0.0, lambda: 0.0, 30.0)
-    return svc, f
-
-
-def _throttled_share(c: int, a: float, n: int, seed: int) -> float:
-    """Poisson arrivals at ``a`` Erlangs (mean service 1 s): the share throttled after a
-    warm-up of a tenth of the arrivals."""
-    rng = np.random.default_rng(seed)
-    t = np.cumsum(rng.exponential(1.0 / a, n))
-    s = rng.exponential(1.0, n)
-    svc, f = _service(c)
-    warm = n // 10
-    refused = 0
-    for k, (tk, sk) in enumerate(zip(t.tolist(), s.tolist())):
-        if f.invoke(tk):
-            f.finish(tk, tk + sk)
-        elif k >= warm:
-            refused += 1
-    return refused / (n - warm)
+from simulator.validation import erlang_b, lambda_function
+from simulator.validation import lambda_throttled_share as _throttled_share
 
 
 @pytest.mark.parametrize("c,a,n", [(10, 8.0, 40_000), (10, 5.0, 40_000),
@@ -69,7 +28,7 @@ def test_the_check_fails_when_releases_are_late():
     rng = np.random.default_rng(1)
     t = np.cumsum(rng.exponential(1.0 / a, 40_000))
     s = rng.exponential(1.0, 40_000)
-    svc, f = _service(c)
+    f = lambda_function(c)
     refused = sum(0 if f.invoke(tk) and (f.finish(tk, tk + 1.2 * sk) or True) else 1
                   for tk, sk in zip(t.tolist(), s.tolist()))
     assert refused / len(t) > erlang_b(c, a) * 1.3

@@ -155,27 +155,17 @@ class LambdaFunction:
         cold = False
         if reason is None:
             idle = self.idle
-            if svc.most_recent:
-                while idle and idle[-1] <= now:    # reclaimed: gone
-                    idle.pop()
-                if idle:
-                    idle.pop()
-                    warm = True
-                else:
-                    warm = False
+            # the next environment in reuse order: the most recently idle (the right end) or
+            # the least recently idle (the left end); reclaimed ones met there are gone
+            end, take = (-1, idle.pop) if svc.most_recent else (0, idle.popleft)
+            while idle and idle[end] <= now:
+                take()
+            if idle:
+                take()
+            elif self.scaling.try_take(now):
+                cold = True
             else:
-                while idle and idle[0] <= now:
-                    idle.popleft()
-                if idle:
-                    idle.popleft()
-                    warm = True
-                else:
-                    warm = False
-            if not warm:
-                if self.scaling.try_take(now):
-                    cold = True
-                else:
-                    reason = THROTTLE_SCALING
+                reason = THROTTLE_SCALING
         c = self._c
         if reason is not None:
             c[self._k_thr] += 1

@@ -36,12 +36,13 @@ DESIGN_COLORS: dict[str, str] = {
     "sqs": "tab:brown",
     "appsync": "tab:green",
     "managed": "tab:purple",
+    "containers": "tab:red",
 }
-_SPARE_COLORS = ("tab:red", "tab:pink", "tab:olive", "tab:cyan", "tab:gray")
+_SPARE_COLORS = ("tab:pink", "tab:olive", "tab:cyan", "tab:gray")
 #: fixed marker per registered design, so that overlapping lines stay distinguishable
 DESIGN_MARKERS: dict[str, str] = {"basic": "o", "sns": "s", "sqs": "D", "appsync": "^",
-                                  "managed": "v"}
-_SPARE_MARKERS = ("P", "X", "*", "h", "<")
+                                  "managed": "v", "containers": "P"}
+_SPARE_MARKERS = ("X", "*", "h", "<")
 
 #: column -> (quantity, unit) used for axis labels
 LABELS: dict[str, tuple[str, str]] = {
@@ -811,7 +812,8 @@ def latency_tail(res, ax: Axes | None = None, title: str | None = None) -> Axes:
 STAGE_COLORS = {"network": "#4c72b0", "api_gateway": "#8172b3", "lambda_cold_start": "#c44e52",
                 "lambda_handler": "#dd8452", "dynamodb": "#55a868",
                 "tier_or_cross_region": "#937860", "post_slot_wait": "#d62728",
-                "throttle_wait": "#ff7f0e", "post_call": "#64b5cd", "service": "#8c8c8c"}
+                "throttle_wait": "#ff7f0e", "post_call": "#64b5cd", "service": "#8c8c8c",
+                "server_tasks": "#17becf", "backplane": "#bcbd22"}
 
 
 def latency_stages(results, ax: Axes | None = None, quantiles=(0.5, 0.99),

@@ -621,6 +621,103 @@ class MultiRegionConfig(Model):
         return self
 
 
+class TaskSize(Model):
+    """One WebSocket server task on Fargate (a valid Fargate size: catalog
+    ``containers.fargate_task_sizes``)."""
+
+    vcpu: PosFloat = 1.0  # not a catalog value (the architect's choice)
+    memory_gb: PosFloat = 2.0  # not a catalog value (the architect's choice)
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    #: a cap on connections per task below what memory allows (file descriptors, the
+    #: application's own limit); None: memory decides
+    max_connections: PosInt | None = None
+
+
+class FleetSize(Model):
+    """How many tasks: ``initial`` (None: sized for the initial load at the autoscaling target),
+    and the autoscaling bounds."""
+
+    initial: PosInt | None = None
+    min: PosInt = 2  # not a catalog value (the architect's choice: two Availability Zones)
+    max: PosInt = 200  # not a catalog value (the architect's choice)
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.max < self.min:
+            raise FieldRule("max", self.max, f"must be >= min ({self.min})")
+        if self.initial is not None and not self.min <= self.initial <= self.max:
+            raise FieldRule("initial", self.initial, f"must be within min..max ({self.min}..{self.max})")
+        return self
+
+
+class Autoscaling(Model):
+    """ECS service target tracking: the average of ``metric`` over the tasks in service kept
+    at ``target`` (a CPU share, or connections per task)."""
+
+    enabled: bool = True
+    metric: Literal["cpu", "connections"] = "cpu"
+    target: PosFloat = 0.6  # not a catalog value (the architect's choice)
+
+    @model_validator(mode="after")
+    def _target(self):
+        if self.metric == "cpu" and self.target > 1:
+            raise FieldRule("target", self.target, "a CPU target is a share of the task's vCPUs, in (0, 1]")
+        return self
+
+
+class LoadBalancer(Model):
+    """``nlb`` (flow hash: a new connection goes to a random task in service) with a ``tcp``
+    or ``tls`` listener, or ``alb`` (round robin, TLS at the load balancer)."""
+
+    kind: Literal["nlb", "alb"] = "nlb"
+    listener: Literal["tcp", "tls"] = "tls"
+
+
+class Backplane(Model):
+    """ElastiCache (Valkey) pub/sub between the tasks: ``shards`` primaries (a channel lives on
+    one shard: sharded pub/sub), each with ``replicas``; ``subscribe`` says which tasks get a
+    channel's messages: those holding its members (``per_channel``) or every task
+    (``all_tasks``, one shared subscription as in Socket.IO's classic Redis adapter)."""
+
+    node_type: Literal["m7g_large", "m7g_xlarge"] = "m7g_large"
+    shards: PosInt = 1  # not a catalog value (the architect's choice)
+    replicas: NonNegInt = 1  # not a catalog value (the architect's choice)
+    subscribe: Literal["per_channel", "all_tasks"] = "per_channel"
+
+
+class Deploy(Model):
+    """A rolling deployment at ``at_s``: new tasks start (up to ``maximum_percent``); as each
+    is healthy an old task is deregistered, drains for ``draining_s`` (None: the catalog's
+    deregistration delay), and its connections then close (clients reconnect by policy)."""
+
+    at_s: NonNegFloat
+    maximum_percent: Annotated[int, Field(ge=101, le=200)] = 200  # not a catalog value (ECS default)
+    draining_s: NonNegFloat | None = None
+
+
+class TaskFailure(Model):
+    """``tasks`` tasks fail at ``at_s``: their connections drop (clients reconnect by policy)
+    and the service starts replacements."""
+
+    at_s: NonNegFloat
+    tasks: PosInt = 1
+
+
+class ContainersConfig(Model):
+    """The ``containers`` design: WebSocket server tasks on ECS with Fargate behind a load
+    balancer, an ElastiCache pub/sub backplane between them, autoscaling, deploys and
+    failures. Server costs (CPU per message, per delivery, per connection; memory per
+    connection) are catalog entries (``catalog.containers.*``)."""
+
+    task: TaskSize = TaskSize()
+    tasks: FleetSize = FleetSize()
+    autoscaling: Autoscaling = Autoscaling()
+    load_balancer: LoadBalancer = LoadBalancer()
+    backplane: Backplane = Backplane()
+    deploys: list[Deploy] = []
+    task_failures: list[TaskFailure] = []
+
+
 class EngineConfig(Model):
     """Numerical knobs of the simulator (not of the system)."""
 
@@ -649,6 +746,7 @@ class Scenario(Model):
     app: AppConfig = AppConfig()
     billing: BillingConfig = BillingConfig()
     multi_region: MultiRegionConfig = MultiRegionConfig()
+    containers: ContainersConfig = ContainersConfig()
     engine: EngineConfig = EngineConfig()
     #: catalog entries that have no ``aws.*`` field, overridden by namespace and entry
     #: (``catalog: {latency: {lambda_init_s: {kind: lognormal, median: 0.5, p99: 1.5}}}``,

@@ -349,6 +349,22 @@ class Design:
         for k in SUMMARY_COUNTERS:
             self.c[k] += 0.0
 
+    def add_latencies(self, lat: np.ndarray, w: np.ndarray, parts: dict,
+                      loc: np.ndarray | None = None) -> None:
+        """Delivery latencies ``lat`` (seconds, weights ``w``) into the delivery histogram,
+        the stage histogram (``parts``: what each is made of), and, with a geography, the
+        histograms by Region and by the recipients' locations ``loc``."""
+        self.hist.add(lat, w)
+        self.stage_hist.add(lat, w, parts)
+        for h in self.region_hists.values():
+            h.add(lat, w)
+        if loc is None:
+            return
+        for j, h in enumerate(self.loc_hists.values()):
+            sel = loc == j
+            if sel.any():
+                h.add(lat[sel], w[sel])
+
     def histograms(self) -> dict:
         return {"delivery": self.hist, "connect": self.conns.connect_hist,
                 "zombie_lifetime": self.zombie_hist, "by_location": self.loc_hists,

@@ -9,6 +9,7 @@ _REGISTRY: dict[str, str] = {
     "appsync": "simulator.architectures.services:AppSyncArchitecture",
     "managed": "simulator.architectures.services:ManagedArchitecture",
     "multi_region": "simulator.architectures.multi_region:MultiRegionArchitecture",
+    "containers": "simulator.architectures.containers:ContainersArchitecture",
 }
 
 

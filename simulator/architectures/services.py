@@ -400,15 +400,8 @@ class Broadcast:
         lat = lat + base + geo.downlink(self.rng, loc, 0)
         if self.end_to_end:
             lat = lat + geo.transit[sender_loc, loc]
-        w = np.full(k, n / k)
-        self.hist.add(lat, w)
-        stages.add(lat, w, {"service": service, "network": lat - service})
-        for h in self.arch.region_hists.values():   # one Region (or none: edges everywhere)
-            h.add(lat, w)
-        for j, h in enumerate(self.arch.loc_hists.values()):
-            sel = loc == j
-            if sel.any():
-                h.add(lat[sel], w[sel])
+        self.arch.add_latencies(lat, np.full(k, n / k), {"service": service,
+                                                          "network": lat - service}, loc)
 
     def flush(self) -> None:
         if not self._buf:

@@ -116,6 +116,7 @@ class Result:
             extra["incident_cost_usd"] = _incident_cost(self, scn)
         extra.update(_geo_keys(self, arch.gauges()))
         extra.update(_stage_keys(self))
+        extra.update(arch.gauges().get("summary", {}))   # a design's own keys
         self.summary = _summary(self, arch.gauges(), sim_events, wall_seconds, extra)
 
     def verdict(self):

@@ -15,7 +15,10 @@ exactly:
 * ``throttle_wait``: in a fan-out the account throttle slows, the time from its start to the
   post (429s, backoff, and the slots together);
 * ``post_call``: the PostToConnection call itself;
-* ``service``: a pub/sub service's own delivery (designs with native broadcast).
+* ``service``: a pub/sub service's own delivery (designs with native broadcast);
+* ``server_tasks``: WebSocket server tasks' CPU, queueing included (the sender's task reading
+  the message, the recipient's task writing it: the ``containers`` design);
+* ``backplane``: the pub/sub backplane between server tasks (both legs and its queue).
 
 The sums of each stage, weighted like the latency histogram, are kept per bucket of the total
 latency (the histogram's buckets): the stage shares at a quantile are those of the deliveries in
@@ -27,7 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 STAGES = ("network", "api_gateway", "lambda_cold_start", "lambda_handler", "dynamodb",
-          "tier_or_cross_region", "post_slot_wait", "throttle_wait", "post_call", "service")
+          "tier_or_cross_region", "post_slot_wait", "throttle_wait", "post_call", "service",
+          "server_tasks", "backplane")
 _INDEX = {s: k for k, s in enumerate(STAGES)}
 
 

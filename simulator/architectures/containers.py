@@ -1,0 +1,309 @@
+"""The alternative the article starts from: dedicated WebSocket servers on ECS with Fargate,
+behind a load balancer, with an ElastiCache pub/sub backplane between them (``containers``).
+
+The parts: the shared client side (:class:`~.base.Design`), a :class:`~.fleet.Fleet` of
+server tasks with its autoscaling, deploys and failures, the :class:`~.fleet.FleetEdge`
+that admits connections through the load balancer, the :class:`~.backplane.Backplane` that
+carries each message to the tasks holding its channel's members, and the load balancer's
+capacity-unit meter. Billed: Fargate vCPU-hours and GB-hours, load balancer hours and
+capacity units, cache node-hours and data transfer out.
+
+Resume from a history store is not modelled for this design (a scenario asking for it is
+refused), as for the pub/sub services.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.architectures.backplane import Backplane
+from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
+from simulator.architectures.fleet import Fleet, FleetEdge, LbMeter
+from simulator.architectures.routing import RegionalEdges
+from simulator.errors import ScenarioError
+from simulator.units import MINUTE
+
+COUNTERS = ("containers.task_jobs", "containers.task_wait_s", "containers.backplane_messages")
+
+
+class ContainersArchitecture(Design):
+    """WebSocket server tasks on Fargate behind a load balancer, a pub/sub backplane."""
+
+    name = "containers"
+
+    def __init__(self, env, scn, params, streams, recorder):
+        super().__init__(env, scn, params, streams, recorder)
+        cfg = scn.containers
+        self.meter = LbMeter(params, cfg.load_balancer)
+        self.fleet = Fleet(self)
+        self.edge = FleetEdge(self)
+        self.conns.attach(RegionalEdges([self.edge], self.router, self.conns))
+        self.backplane = Backplane(self)
+        self.regions = {self.region: RegionStack(self.region, self.edge, None, None,
+                                                 self.backplane)}
+        self.initial_tasks = cfg.tasks.initial or initial_tasks(scn, params, self.channels)
+        for _ in range(self.initial_tasks):
+            self.fleet._new_task(0.0, state=1)   # in service from the start
+        self.fleet.peak_in_service = self.initial_tasks
+        self.failures: list[dict] = []
+        for k in COUNTERS:
+            self.c[k] += 0.0
+
+    @classmethod
+    def check(cls, scn, params) -> list:
+        errs = []
+        cfg = scn.containers
+        if scn.app.resume.kind != "none":
+            errs.append(ScenarioError("app.resume.kind", scn.app.resume.kind,
+                                      "resume from a history store is not modelled for the "
+                                      "'containers' design; use 'none' to compare it"))
+        sizes = params["containers.fargate_task_sizes"]
+        key = f"{cfg.task.vcpu:g}"
+        if key not in sizes:
+            errs.append(ScenarioError("containers.task.vcpu", cfg.task.vcpu,
+                                      f"not a Fargate task size; valid: {', '.join(sizes)} vCPU"))
+        elif cfg.task.memory_gb not in sizes[key]:
+            errs.append(ScenarioError("containers.task.memory_gb", cfg.task.memory_gb,
+                                      f"not valid with {key} vCPU on Fargate; valid: "
+                                      + ", ".join(f"{m:g}" for m in sizes[key]) + " GB"))
+        cap = task_capacity(scn, params)
+        if cap < 1:
+            errs.append(ScenarioError("containers.task.memory_gb", cfg.task.memory_gb,
+                                      "leaves no memory for connections after the server's "
+                                      f"base {params['containers.server_base_memory_mb']:g} MB"))
+            return errs
+        n0 = int(round(scn.workload.clients * scn.workload.initially_connected))
+        if cfg.tasks.initial is not None and cfg.tasks.initial * cap < n0:
+            errs.append(ScenarioError("containers.tasks.initial", cfg.tasks.initial,
+                                      f"too few for the {n0} clients connected at the start: a "
+                                      f"task holds at most {cap} connections"))
+        if cfg.backplane.node_type and cfg.backplane.shards < 1:
+            errs.append(ScenarioError("containers.backplane.shards", cfg.backplane.shards,
+                                      "must be >= 1"))
+        for k, d in enumerate(cfg.deploys):
+            if d.at_s >= scn.duration_s:
+                errs.append(ScenarioError(f"containers.deploys.{k}.at_s", d.at_s,
+                                          f"must be within the run (duration_s = {scn.duration_s:g})"))
+        for k, f in enumerate(cfg.task_failures):
+            if f.at_s >= scn.duration_s:
+                errs.append(ScenarioError(f"containers.task_failures.{k}.at_s", f.at_s,
+                                          f"must be within the run (duration_s = {scn.duration_s:g})"))
+        return errs
+
+    # -- the Architecture protocol ---------------------------------------------------------------
+    def start(self) -> None:
+        self.conns.start(sources=[publish_source(self, self.route, self.backplane.arrive,
+                                                 route_applies=False), self._minutes()])
+        cfg = self.scn.containers
+        env = self.env
+        for d in cfg.deploys:
+            env.timeout(d.at_s).callbacks.append(lambda ev, d=d: self._deploy(d))
+        for f in cfg.task_failures:
+            env.timeout(f.at_s).callbacks.append(lambda ev, f=f: self._fail(f))
+
+    def _minutes(self):
+        """Each metric period: the fleet's datapoint (and target tracking), the load
+        balancer's active-connection sample."""
+        env = self.env
+        step = self.fleet.period
+        while True:
+            yield env.timeout(step)
+            self.fleet.datapoint(env.now)
+            self.meter.sample(env.now, self.reg.n_connected)
+
+    def _deploy(self, d) -> None:
+        """A rolling deployment (see :class:`_Rollout`)."""
+        now = self.env.now
+        fleet = self.fleet
+        old = fleet.in_service().tolist()
+        storm = dict(at_s=now, dropped=0, reconnected=0, gave_up=0, rejected=0,
+                     last_reconnect_s=None, tasks=len(old), done_s=None)
+        fleet.deploys.append(storm)
+        if old:
+            _Rollout(self.env, fleet, old, d, storm).begin(now)
+
+    def _fail(self, f) -> None:
+        """``f.tasks`` tasks in service fail; the service launches replacements at once."""
+        now = self.env.now
+        fleet = self.fleet
+        live = fleet.in_service()
+        pick = self.s["containers.failures"].choice(live, size=min(f.tasks, live.size),
+                                                     replace=False)
+        storm = dict(at_s=now, dropped=0, reconnected=0, gave_up=0, rejected=0,
+                     last_reconnect_s=None, tasks=int(pick.size))
+        self.failures.append(storm)
+        for j in pick.tolist():
+            fleet.fail(now, int(j), storm)
+        fleet.launch(now, int(pick.size))
+
+    def tick(self, now: float, step: float) -> None:
+        pass
+
+    def probes(self, rec) -> None:
+        fleet = self.fleet
+        common_probes(rec, self.reg, self.regions, self)
+        rec.probe("tasks_in_service", lambda t: fleet.in_service().size)
+        rec.probe("tasks_running", lambda t: fleet.running().size + fleet.n_starting())
+        rec.probe("fleet_connection_capacity",
+                  lambda t: fleet.in_service().size * fleet.capacity)
+        rec.probe("connections_per_task_max",
+                  lambda t: float(fleet.conns[fleet.running()].max())
+                  if fleet.running().size else 0.0)
+        rec.probe("task_connection_capacity", lambda t: fleet.capacity)
+        rec.probe("task_cpu_utilisation_mean",
+                  lambda t: float(np.minimum(fleet.last_util, 1.0).mean())
+                  if fleet.last_util.size else 0.0)
+        rec.probe("task_cpu_utilisation_max",
+                  lambda t: float(fleet.last_util.max()) if fleet.last_util.size else 0.0)
+        rec.probe("autoscaling_metric", lambda t: fleet.metric_last)
+        rec.probe("autoscaling_target", lambda t: self.scn.containers.autoscaling.target)
+        rec.probe("backplane_utilisation",
+                  lambda t: self.backplane.utilisation(t))
+
+    def usage_snapshot(self, now: float) -> dict:
+        conn = self.conns.connected
+        conn.close(now)
+        c = self.c
+        cfg = self.scn.containers
+        task_s = self.fleet.task_seconds(now)
+        arch = cfg.task.architecture
+        lb = cfg.load_balancer.kind
+        nodes = cfg.backplane.shards * (1 + cfg.backplane.replicas)
+        usage = {
+            f"fargate.vcpu_hours.{arch}": task_s * cfg.task.vcpu / 3600.0,
+            f"fargate.gb_hours.{arch}": task_s * cfg.task.memory_gb / 3600.0,
+            f"elb.{lb}_hours": now / 3600.0,
+            f"elb.{'nlcu' if lb == 'nlb' else 'lcu'}_hours": self.meter.unit_hours(now),
+            f"elasticache.node_hours.{cfg.backplane.node_type}": nodes * now / 3600.0,
+            "data_transfer.internet_gb": c["data_transfer.out_bytes"] / 1e9,
+        }
+        aux = {"deliveries": c["deliveries.succeeded"], "connected_seconds": conn.area,
+               "task_seconds": task_s}
+        return {"t": now, "usage": {self.region: usage}, "aux": aux}
+
+    def finalize(self, now: float) -> None:
+        conn = self.conns.connected
+        conn.close(now)
+        c = self.c
+        c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
+        c["deliveries.in_flight"] = 0
+        c["connections.in_flight"] = self.conns.in_flight()
+        c["publishes.in_flight"] = self.backplane.in_flight()
+        c["connections.connected_minutes"] = conn.area / MINUTE
+        self._zombie_lifetimes(now)
+        self.integrity.count(c)
+
+    def gauges(self) -> dict:
+        g = super().gauges()
+        fleet = self.fleet
+        c = self.c
+        jobs = c["containers.task_jobs"]
+        dep = fleet.deploys[0] if fleet.deploys else None
+        fail = self.failures[0] if self.failures else None
+        g["summary"] = {
+            "containers_tasks_initial": self.initial_tasks,
+            "containers_tasks_peak": fleet.peak_in_service,
+            "containers_tasks_end": int(fleet.in_service().size),
+            "containers_tasks_launched": fleet.launched,
+            "containers_connections_per_task_limit": fleet.capacity,
+            "containers_task_cpu_utilisation_mean": (fleet.util_sum / fleet.util_n
+                                                     if fleet.util_n else None),
+            "containers_task_cpu_utilisation_max": fleet.util_max if fleet.util_n else None,
+            "containers_task_saturated_minutes": fleet.saturated,
+            "containers_task_wait_mean_ms": (1000.0 * c["containers.task_wait_s"] / jobs
+                                             if jobs else None),
+            "containers_scale_outs": fleet.scale_outs,
+            "containers_scale_ins": fleet.scale_ins,
+            "containers_backplane_utilisation": self.backplane.utilisation(self.env.now),
+            "containers_lb_capacity_units_peak": max(fleet_peak_units(self.meter, self.env.now),
+                                                     0.0),
+            "containers_deploy_dropped": dep["dropped"] if dep else None,
+            "containers_deploy_reconnected": dep["reconnected"] if dep else None,
+            "containers_deploy_duration_s": (dep["done_s"] - dep["at_s"]
+                                             if dep and dep["done_s"] is not None else None),
+            "containers_failure_dropped": fail["dropped"] if fail else None,
+            "containers_failure_reconnected": fail["reconnected"] if fail else None,
+        }
+        return g
+
+
+class _Rollout:
+    """One rolling deployment: new tasks up to ``maximum_percent``; each healthy new task
+    deregisters an old one, whose connections close after draining; each old task that stops
+    lets another new one start, until all are replaced (scale-in waits until then)."""
+
+    def __init__(self, env, fleet, old: list, d, storm: dict):
+        self.env, self.fleet, self.d, self.storm = env, fleet, d, storm
+        self.queue = list(old)
+        self.n_old = len(old)
+        self.to_launch = len(old)
+        self.stopped = 0
+
+    def begin(self, now: float) -> None:
+        self.fleet.deploying += 1
+        batch = max(1, math.floor(self.n_old * (self.d.maximum_percent - 100) / 100))
+        self.to_launch -= batch
+        self.fleet.launch(now, batch, self.healthy)
+
+    def healthy(self, j: int) -> None:
+        if self.queue:
+            self.fleet.deregister(self.env.now, self.queue.pop(0), "deploy", self.storm,
+                                  self.d.draining_s, self.old_stopped)
+
+    def old_stopped(self, j: int) -> None:
+        self.stopped += 1
+        if self.to_launch > 0:
+            self.to_launch -= 1
+            self.fleet.launch(self.env.now, 1, self.healthy)
+        if self.stopped == self.n_old:
+            self.fleet.deploying -= 1
+            self.storm["done_s"] = self.env.now
+
+
+def fleet_peak_units(meter: LbMeter, now: float) -> float:
+    """The highest hourly capacity units so far (the current hour's, as far as it went)."""
+    frac = now / 3600.0 - meter.hour
+    return max(meter.peak_units, meter._units(frac) if frac > 0 else 0.0)
+
+
+def task_capacity(scn, p) -> int:
+    """Connections one task holds at most: its memory after the server's base, per
+    connection, or the scenario's cap."""
+    t = scn.containers.task
+    free_mb = t.memory_gb * 1024.0 - p["containers.server_base_memory_mb"]
+    cap = int(max(0.0, free_mb) * 1024.0 // p["containers.memory_per_connection_kb"])
+    return min(cap, t.max_connections) if t.max_connections is not None else cap
+
+
+def initial_tasks(scn, p, channels) -> int:
+    """Tasks at the start when the scenario does not say: enough for the clients connected at
+    the start, and for the autoscaling target at the steady load (work per second from the
+    publish rate, the channels' sizes and the catalog's CPU costs), within min..max."""
+    cfg = scn.containers
+    w = scn.workload
+    n0 = w.clients * w.initially_connected
+    cap = task_capacity(scn, p)
+    need = math.ceil(n0 / cap) if cap else cfg.tasks.max
+    a = cfg.autoscaling
+    pub = w.publish
+    rate = pub.total_rate_per_s if pub.total_rate_per_s is not None else pub.rate_per_client_per_s * n0
+    sizes = channels.sizes.astype(float)
+    size = float((sizes ** 2).sum() / sizes.sum()) if sizes.sum() else 1.0  # the sender's channel
+    recipients = size - (0.0 if pub.echo_to_sender else 1.0)
+    vcpu = cfg.task.vcpu
+    for n in range(max(cfg.tasks.min, need), cfg.tasks.max + 1):
+        if a.metric == "connections":
+            if n0 / n <= a.target:
+                return n
+            continue
+        per_msg_tasks = (n * (1.0 - (1.0 - 1.0 / n) ** size)
+                         if cfg.backplane.subscribe == "per_channel" else n)
+        work = (rate * (p["containers.cpu_per_publish_s"]
+                        + per_msg_tasks * p["containers.cpu_per_backplane_message_s"]
+                        + recipients * p["containers.cpu_per_delivery_s"])
+                + n0 * p["containers.cpu_idle_per_connection"])
+        if work / (n * vcpu) <= a.target:
+            return n
+    return cfg.tasks.max

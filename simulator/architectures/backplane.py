@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.architectures.fleet import CpuCost
 from simulator.primitives.events import Call
 from simulator.workload.population import OPEN
 
@@ -48,8 +49,8 @@ class Backplane:
         self.free_at = np.zeros(cfg.shards)
         self.busy = np.zeros(cfg.shards)      # seconds each shard has worked
         self.d_bp = arch.s.buffered("containers.backplane", p["latency.backplane_s"])
-        self.cpu_pub = p["containers.cpu_per_publish_s"]
-        self.cpu_fan = p["containers.cpu_per_backplane_message_s"]
+        self.cpu_pub = CpuCost(arch, "containers.cpu_per_publish_s")
+        self.cpu_fan = CpuCost(arch, "containers.cpu_per_backplane_message_s")
         self.cpu_del = p["containers.cpu_per_delivery_s"]
         self.rng = arch.s["containers.delivery"]
         self.echo = arch.scn.workload.publish.echo_to_sender
@@ -80,7 +81,7 @@ class Backplane:
         reg.last_send[i] = now
         self.meter.bytes += nbytes
         j = int(self.fleet.task_of[i])
-        done = self.fleet.run(j, now, self.cpu_pub)
+        done = self.fleet.run(j, now, self.cpu_pub.one(), "publish")
         msg = (t_pub, nbytes, i, int(reg.gen[i]), int(reg.channel[i]), now, done)
         Call(self.env, done + self.d_bp() - now, self._at_backplane, msg)
 
@@ -126,8 +127,8 @@ class Backplane:
         self.arch.integrity.published(ch, now, live)
         if tasks.size == 0:
             return
-        work = self.cpu_fan + w * self.cpu_del
-        start, inv = fleet.run_many(tasks, now, work)
+        fan = self.cpu_fan.many(tasks.size)
+        start, inv = fleet.run_many(tasks, now, fan + w * self.cpu_del)
         c["deliveries.succeeded"] += live
         c["deliveries.stale_lost"] += half
         self.arch.integrity.posts(live, 0)
@@ -135,7 +136,7 @@ class Backplane:
         self.meter.bytes += nbytes * n
         if n == 0:
             return
-        first = start + self.cpu_fan * inv
+        first = start + fan * inv
         last = float((first + w * self.cpu_del * inv).max())
         self.rec.bin_add("deliveries_per_s", float(first.min()), last, live)
         if live and t_pub >= self.warmup:

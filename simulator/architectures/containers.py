@@ -25,7 +25,9 @@ from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
 from simulator.units import MINUTE
 
-COUNTERS = ("containers.task_jobs", "containers.task_wait_s", "containers.backplane_messages")
+JOBS = ("publish", "fanout", "connect")
+COUNTERS = ("containers.backplane_messages",
+            *(f"containers.task_{k}.{j}" for k in ("jobs", "wait_s") for j in JOBS))
 
 
 class ContainersArchitecture(Design):
@@ -199,7 +201,8 @@ class ContainersArchitecture(Design):
         g = super().gauges()
         fleet = self.fleet
         c = self.c
-        jobs = c["containers.task_jobs"]
+        jobs = sum(c[f"containers.task_jobs.{k}"] for k in JOBS)
+        wait = sum(c[f"containers.task_wait_s.{k}"] for k in JOBS)
         dep = fleet.deploys[0] if fleet.deploys else None
         fail = self.failures[0] if self.failures else None
         g["summary"] = {
@@ -207,13 +210,16 @@ class ContainersArchitecture(Design):
             "containers_tasks_peak": fleet.peak_in_service,
             "containers_tasks_end": int(fleet.in_service().size),
             "containers_tasks_launched": fleet.launched,
+            "containers_connections_held": int(fleet.held.sum()),
             "containers_connections_per_task_limit": fleet.capacity,
             "containers_task_cpu_utilisation_mean": (fleet.util_sum / fleet.util_n
                                                      if fleet.util_n else None),
             "containers_task_cpu_utilisation_max": fleet.util_max if fleet.util_n else None,
             "containers_task_saturated_minutes": fleet.saturated,
-            "containers_task_wait_mean_ms": (1000.0 * c["containers.task_wait_s"] / jobs
-                                             if jobs else None),
+            "containers_task_wait_mean_ms": 1000.0 * wait / jobs if jobs else None,
+            **{f"containers_task_wait_mean_ms.{k}": (
+                1000.0 * c[f"containers.task_wait_s.{k}"] / c[f"containers.task_jobs.{k}"]
+                if c[f"containers.task_jobs.{k}"] else None) for k in JOBS},
             "containers_scale_outs": fleet.scale_outs,
             "containers_scale_ins": fleet.scale_ins,
             "containers_backplane_utilisation": self.backplane.utilisation(self.env.now),
@@ -268,6 +274,10 @@ def fleet_peak_units(meter: LbMeter, now: float) -> float:
     return max(meter.peak_units, meter._units(frac) if frac > 0 else 0.0)
 
 
+def _mean(v) -> float:
+    return float(v.mean) if hasattr(v, "mean") else float(v)
+
+
 def task_capacity(scn, p) -> int:
     """Connections one task holds at most: its memory after the server's base, per
     connection, or the scenario's cap."""
@@ -300,8 +310,8 @@ def initial_tasks(scn, p, channels) -> int:
             continue
         per_msg_tasks = (n * (1.0 - (1.0 - 1.0 / n) ** size)
                          if cfg.backplane.subscribe == "per_channel" else n)
-        work = (rate * (p["containers.cpu_per_publish_s"]
-                        + per_msg_tasks * p["containers.cpu_per_backplane_message_s"]
+        work = (rate * (_mean(p["containers.cpu_per_publish_s"])
+                        + per_msg_tasks * _mean(p["containers.cpu_per_backplane_message_s"])
                         + recipients * p["containers.cpu_per_delivery_s"])
                 + n0 * p["containers.cpu_idle_per_connection"])
         if work / (n * vcpu) <= a.target:

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from simulator.primitives.distributions import Fixed
 from simulator.primitives.events import Call
 from simulator.workload.population import HALF_OPEN, OPEN
 
@@ -35,6 +36,29 @@ STARTING, IN_SERVICE, DRAINING, STOPPED = 0, 1, 2, 3
 #: the least share of a task's CPU left for work when idle connections take the rest (a task
 #: whose pings alone saturate it still crawls, so its queue grows instead of dividing by 0)
 _MIN_FREE_CPU = 0.02  # not a catalog value
+
+
+class CpuCost:
+    """A catalog CPU cost (CPU-seconds per job): a number, or a distribution drawn per job
+    from its own stream (``containers.<entry>``)."""
+
+    def __init__(self, arch, key: str):
+        v = arch.p[key]
+        if isinstance(v, Fixed):
+            v = v.value
+        self.fixed = None if hasattr(v, "sample") else float(v)
+        self.draw = None if self.fixed is not None else arch.s.buffered(key, v)
+        self.mean = self.fixed if self.fixed is not None else float(v.mean)
+
+    def one(self) -> float:
+        if self.draw is None:
+            return self.fixed   # type: ignore[return-value]
+        return self.draw()
+
+    def many(self, n: int):
+        if self.draw is None:
+            return self.fixed
+        return np.array([self.draw() for _ in range(n)])
 
 
 class LbMeter:
@@ -206,8 +230,9 @@ class Fleet:
         free = 1.0 - self.conns[j] * self.idle_cpu / self.vcpu
         return self.vcpu * np.maximum(free, _MIN_FREE_CPU)
 
-    def run(self, j: int, now: float, work: float) -> float:
-        """``work`` CPU-seconds joins task ``j``'s queue at ``now``: when it is done."""
+    def run(self, j: int, now: float, work: float, kind: str) -> float:
+        """``work`` CPU-seconds joins task ``j``'s queue at ``now``: when it is done. ``kind``
+        (``publish``, ``connect``) names the job in the wait counters."""
         start = self.free_at[j]
         if start < now:
             start = now
@@ -215,19 +240,20 @@ class Fleet:
         self.free_at[j] = fin
         self.work[j] += work
         c = self.c
-        c["containers.task_jobs"] += 1
-        c["containers.task_wait_s"] += start - now
+        c[f"containers.task_jobs.{kind}"] += 1
+        c[f"containers.task_wait_s.{kind}"] += start - now
         return float(fin)
 
     def run_many(self, tasks: np.ndarray, now: float, work: np.ndarray):
-        """The same for several tasks at once (one job each): (start, seconds per CPU-second)."""
+        """The same for several tasks at once (one ``fanout`` job each): (start, seconds per
+        CPU-second)."""
         start = np.maximum(self.free_at[tasks], now)
         inv = 1.0 / self._speed(tasks)
         self.free_at[tasks] = start + work * inv
         self.work[tasks] += work
         c = self.c
-        c["containers.task_jobs"] += tasks.size
-        c["containers.task_wait_s"] += float((start - now).sum())
+        c["containers.task_jobs.fanout"] += tasks.size
+        c["containers.task_wait_s.fanout"] += float((start - now).sum())
         return start, inv
 
     # -- connections --------------------------------------------------------------------------------
@@ -429,7 +455,7 @@ class FleetEdge:
         p = arch.p
         self.lb = arch.scn.containers.load_balancer
         self.meter = arch.meter
-        self.cpu_connect = p["containers.cpu_per_connect_s"]
+        self.cpu_connect = CpuCost(arch, "containers.cpu_per_connect_s")
         ping = p["containers.server_ping_interval_s"]
         lb_idle = p[f"containers.{self.lb.kind}_idle_timeout_s"]
         # the server's pings are traffic: while they run, the load balancer never idles out
@@ -460,7 +486,7 @@ class FleetEdge:
                            "containers:connect")
             return
         fleet.pending[j] += 1
-        done = fleet.run(j, now, self.cpu_connect)
+        done = fleet.run(j, now, self.cpu_connect.one(), "connect")
         Call(self.env, done - now, self._upgraded, (a, j))
 
     def _upgraded(self, ev) -> None:

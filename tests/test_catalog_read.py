@@ -6,19 +6,24 @@ import simulator as sim
 from simulator.scenario import Params
 from tests.conftest import SCENARIOS
 
-DESIGNS = ("basic", "sns", "sqs", "appsync", "managed")
+DESIGNS = ("basic", "sns", "sqs", "appsync", "managed", "containers")
 EXTRA = (   # settings that read entries only they use
     {"workload.heartbeat": {"kind": "ws_ping", "interval_s": 30, "timeout_s": 10}},
     {"aws.dynamodb.capacity": {"mode": "provisioned", "read_units_per_s": 500,
                                "write_units_per_s": 200}},
     {"aws.lambda.env_reuse": "least_recent"},
 )
+CONTAINER_EXTRA = (   # the container design's other load balancer, listener, task and node types
+    {"containers.load_balancer": {"kind": "alb"}, "containers.task.architecture": "arm64",
+     "containers.backplane.node_type": "m7g_xlarge"},
+    {"containers.load_balancer": {"kind": "nlb", "listener": "tcp"}},
+)
 
 
 def _tiny(scn, design, extra=None):
     o = {"duration_s": 12.0, "warmup_s": 2.0, "architecture": design,
          "workload.clients": min(scn.workload.clients, 300)}
-    if design in ("appsync", "managed") and scn.app.resume.kind != "none":
+    if design in ("appsync", "managed", "containers") and scn.app.resume.kind != "none":
         o["app.resume"] = {"kind": "none"}
     if scn.workload.arrivals.profile == "spike":
         o.update({"workload.arrivals.start_s": 4.0, "workload.arrivals.duration_s": 4.0,
@@ -41,6 +46,8 @@ def test_every_catalog_entry_is_read_by_the_model():
     base = sim.load_scenario(SCENARIOS[0])
     for extra in EXTRA:
         sim.run(_tiny(base, "basic", extra), progress=False)
+    for extra in CONTAINER_EXTRA:
+        sim.run(_tiny(base, "containers", extra), progress=False)
     unread = sorted(set(sim.load_catalog().facts) - Params.read_keys)
     assert not unread, f"catalog entries nothing reads (wire them or remove them): {unread}"
 

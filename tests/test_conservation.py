@@ -9,7 +9,7 @@ from tests.conftest import SCENARIOS
 SMALL = {"duration_s": 90.0, "warmup_s": 10.0}
 
 
-DESIGNS = ("basic", "sns", "sqs", "appsync", "managed")
+DESIGNS = ("basic", "sns", "sqs", "appsync", "managed", "containers")
 CASES = [(p, d) for p in SCENARIOS for d in DESIGNS] + [
     (p, "multi_region") for p in SCENARIOS if sim.load_scenario(p).workload.geography]
 
@@ -17,7 +17,7 @@ CASES = [(p, d) for p in SCENARIOS for d in DESIGNS] + [
 def shrink(path, design="basic"):
     scn = sim.load_scenario(path)
     o = dict(SMALL, architecture=design)
-    if design in ("appsync", "managed") and scn.app.resume.kind != "none":
+    if design in ("appsync", "managed", "containers") and scn.app.resume.kind != "none":
         o["app.resume"] = {"kind": "none"}   # not modelled for these designs (refused)
     w = scn.workload
     o["workload.clients"] = min(w.clients, 1500)
@@ -78,6 +78,17 @@ def test_billed_messages_cover_inbound_and_outbound(result):
             c["deliveries.stale_lost"]
         assert c["apigw.messages"] == 0 and c["lambda.requests"] == 0
         return
+    if result.scenario.architecture == "containers":
+        # nothing is billed per message: the bytes written to sockets leave as data transfer,
+        # and the backplane carries each message in and a copy out to each subscribed task
+        assert c["apigw.messages"] == 0 and c["lambda.requests"] == 0
+        size = result.scenario.workload.publish.payload_bytes
+        if size.kind == "fixed":
+            written = c["deliveries.succeeded"] + c["deliveries.stale_lost"]
+            assert c["data_transfer.out_bytes"] == pytest.approx(written * size.value)
+        assert c["containers.backplane_messages"] >= c["messages.published"] + \
+            c["publishes.in_flight"] - 1e-9
+        return
     inbound_ok = c["publishes.attempted"] - c.get("publishes.rejected.oversize", 0) - c.get(
         "publishes.rejected.apigw_throttle", 0)
     assert c["apigw.messages.inbound"] >= inbound_ok
@@ -121,6 +132,26 @@ def test_a_dropped_message_breaks_publish_conservation(monkeypatch):
 
     monkeypatch.setattr(DirectFanout, "begin", leaky)
     s = sim.run(shrink(SCENARIOS[0])).summary   # chat-basic
+    assert seen[0] >= 50
+    assert s["publishes_attempted"] > (s["messages_published"] + s["publishes_rejected"]
+                                       + s["publishes_in_flight"])
+
+
+def test_a_dropped_message_on_the_backplane_breaks_publish_conservation(monkeypatch):
+    """The same for the containers design: a backplane that loses one message in fifty."""
+    from simulator.architectures.backplane import Backplane
+
+    real = Backplane._at_backplane
+    seen = [0]
+
+    def leaky(self, ev):
+        seen[0] += 1
+        if seen[0] % 50 == 0:
+            return
+        real(self, ev)
+
+    monkeypatch.setattr(Backplane, "_at_backplane", leaky)
+    s = sim.run(shrink(SCENARIOS[0], "containers")).summary   # chat-basic
     assert seen[0] >= 50
     assert s["publishes_attempted"] > (s["messages_published"] + s["publishes_rejected"]
                                        + s["publishes_in_flight"])

@@ -5,6 +5,7 @@ deploys and failures, autoscaling's delay, and bad settings named."""
 
 import math
 
+import pandas as pd
 import pytest
 
 import simulator as sim
@@ -176,3 +177,21 @@ def test_bad_settings_are_named(overrides, field):
     with pytest.raises(sim.ScenarioError) as ei:
         sim.resolve(small("chat-basic", architecture="containers", **overrides))
     assert field in str(ei.value)
+
+
+@pytest.mark.parametrize("name, clients", [("chat-compare", 3000), ("livestream-compare", 3000)])
+def test_compare_runs_containers_beside_the_serverless_designs(name, clients):
+    """``sim.compare`` runs basic, a broadcast variant and containers on the same workload.
+    On the live event the fleet has no account throttle: at 3,000 viewers and 20 messages/s
+    (60,000 posts/s) basic is throttled, the fleet delivers every message."""
+    extra = {"workload.publish.total_rate_per_s": 20.0} if name == "livestream-compare" else {}
+    scn = small(name, **{"duration_s": 120.0, "warmup_s": 30.0, "workload.clients": clients,
+                         **extra})
+    cmp = sim.compare(scn, ["basic", "appsync", "containers"], progress=False)
+    t = cmp.table.set_index("variant")
+    assert list(t.index) == ["basic", "appsync", "containers"]
+    assert t.loc["containers", "cost_usd_per_month"] > 0
+    assert pd.isna(t.loc["containers", "first_binding_limit"])
+    if name == "livestream-compare":
+        assert t.loc["basic", "first_binding_limit"] == "api_gateway.account_throttle"
+        assert t.loc["containers", "deliveries_succeeded"] > t.loc["basic", "deliveries_succeeded"]

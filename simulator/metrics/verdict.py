@@ -179,10 +179,23 @@ def headroom(res) -> pd.DataFrame:
         add(f"{arch} new connections/s", f"{arch}.connect_per_s",
             ts["connections_attempted_per_s"], p[f"{arch}.connect_per_s"],
             f"aws.{arch}.connect_per_s")
+    if col("fleet_connection_capacity") is not None:   # the containers design's own limits
+        add("Fleet connections (tasks in service x connections per task)",
+            "containers.connections_per_task", ts["connections_open"],
+            ts["fleet_connection_capacity"], "containers.tasks.max, containers.task.memory_gb",
+            "at once")
+        add("Busiest task's CPU (share of its vCPUs, per minute)", "containers.task_cpu",
+            ts["task_cpu_utilisation_max"], 1.0, "containers.task.vcpu, autoscaling target",
+            "share")
+        add("Busiest backplane shard (share of its time)", "containers.backplane",
+            ts["backplane_utilisation"], 1.0, "containers.backplane.shards, node_type", "share")
     if col("lambda_concurrency_limit") is not None and ts["lambda_concurrency_limit"].max() > 0:
         add("Lambda concurrency", "lambda.account_concurrency", ts["lambda_concurrency"],
             ts["lambda_concurrency_limit"], "aws.lambda.account_concurrency", "at once")
-    if col("lambda_cold_starts_per_s") is not None and p["lambda.scaling_envs_per_s"] > 0:
+    has_lambda = (col("lambda_concurrency_limit") is not None
+                  and ts["lambda_concurrency_limit"].max() > 0)
+    if has_lambda and col("lambda_cold_starts_per_s") is not None \
+            and p["lambda.scaling_envs_per_s"] > 0:
         # new environments in any 10 s against one function's 1,000 per 10 s (all functions
         # counted together: an upper bound of any one function's use)
         window = max(1, int(round(10.0 / res.scenario.engine.timeseries_step_s)))  # not a catalog value

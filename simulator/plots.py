@@ -957,7 +957,8 @@ def _metric_label(metric: str) -> tuple[str, str]:
     return f"{metric} ({u})", u
 
 
-def tornado(table: pd.DataFrame, ax: Axes | None = None, top: int | None = 15,
+def tornado(table: pd.DataFrame, ax: Axes | None = None,
+            top: int | None = 15,  # not a catalog value
             title: str | None = None) -> Axes:
     """A tornado chart of a one-at-a-time sensitivity table
     (:func:`simulator.sensitivity`, ``method="oat"``): for each value, a bar from the baseline

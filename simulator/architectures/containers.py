@@ -66,10 +66,10 @@ class ContainersArchitecture(Design):
         if key not in sizes:
             errs.append(ScenarioError("containers.task.vcpu", cfg.task.vcpu,
                                       f"not a Fargate task size; valid: {', '.join(sizes)} vCPU"))
-        elif cfg.task.memory_gb not in sizes[key]:
+        elif not _size_ok(sizes[key], cfg.task.memory_gb):
             errs.append(ScenarioError("containers.task.memory_gb", cfg.task.memory_gb,
                                       f"not valid with {key} vCPU on Fargate; valid: "
-                                      + ", ".join(f"{m:g}" for m in sizes[key]) + " GB"))
+                                      f"{sizes[key]} GB (a list, or low-high/step)"))
         cap = task_capacity(scn, params)
         if cap < 1:
             errs.append(ScenarioError("containers.task.memory_gb", cfg.task.memory_gb,
@@ -272,6 +272,17 @@ def fleet_peak_units(meter: LbMeter, now: float) -> float:
     """The highest hourly capacity units so far (the current hour's, as far as it went)."""
     frac = now / 3600.0 - meter.hour
     return max(meter.peak_units, meter._units(frac) if frac > 0 else 0.0)
+
+
+def _size_ok(options: str, gb: float) -> bool:
+    """Whether ``gb`` is one of a Fargate vCPU size's memory ``options`` (``"0.5,1,2"`` or
+    ``"4-16/1"``: low to high in steps)."""
+    if "-" in options:
+        span, step = options.split("/")
+        lo, hi = (float(x) for x in span.split("-"))
+        k = (gb - lo) / float(step)
+        return lo <= gb <= hi and abs(k - round(k)) < 1e-9
+    return any(abs(gb - float(x)) < 1e-9 for x in options.split(","))
 
 
 def _mean(v) -> float:

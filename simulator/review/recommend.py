@@ -321,6 +321,12 @@ def caveats(cmp, v: Verdict, sensitivity: pd.DataFrame | None) -> list[str]:
         if est:
             out.append(f"{v.design}'s bill prices some items at another Region's rate (no "
                        f"published price in the catalog): {', '.join(est)}")
+    if v.design.split("@")[0] == "containers":
+        out.append("containers' bill is AWS's only: a fleet of servers also takes engineering "
+                   "time (deploys, patching, capacity, on-call) that the serverless designs leave "
+                   "to AWS; and its server costs (CPU per message and per delivery, memory per "
+                   "connection: catalog containers.*) depend on the server software, so measure "
+                   "yours")
     if sensitivity is not None and len(sensitivity):
         out.extend(_sensitivity_caveats(v, sensitivity))
     return out

@@ -887,6 +887,129 @@ def connections_and_lambda(res, title: str | None = None) -> Figure:
     return fig
 
 
+#: time-series columns :func:`fleet_timeline` draws (the ``containers`` design's probes)
+_FLEET_COLUMNS = ("tasks_in_service", "tasks_running", "connections_open",
+                  "fleet_connection_capacity", "task_connection_capacity",
+                  "connections_rejected_per_s",
+                  "task_cpu_utilisation_max", "task_cpu_utilisation_mean",
+                  "autoscaling_metric", "autoscaling_target")
+
+
+def fleet_timeline(res, title: str | None = None) -> Figure:
+    """The server fleet of a ``containers`` run over simulated time, three panels sharing the
+    time axis: the tasks (in service, and running: starting or draining too); the connections
+    open against the fleet's connection capacity (tasks in service × connections per task),
+    with the connection attempts refused per second on a second axis; the tasks' CPU
+    utilisation (mean and busiest task, one value per metric period) with the 100% line and
+    the autoscaling target (for a ``connections`` target, the average connections per task
+    against it on a second axis). Deploys and task failures are marked.
+
+    Parameters
+    ----------
+    res : Result
+        A run of the ``containers`` design.
+    title : str, optional
+
+    Returns
+    -------
+    Figure
+
+    Raises
+    ------
+    ScenarioError
+        The run is not of the ``containers`` design (it has no fleet to draw).
+    """
+    import matplotlib.pyplot as plt
+
+    from simulator.errors import ScenarioError
+
+    scn = res.scenario
+    if scn.architecture != "containers":
+        raise ScenarioError("architecture", scn.architecture,
+                            "fleet_timeline draws the server tasks of the 'containers' design; "
+                            "run the scenario with architecture: containers")
+    ts = res.timeseries
+    _require(ts, _FLEET_COLUMNS)
+    cfg = scn.containers
+    t = ts.index
+    fig, (ax_t, ax_c, ax_u) = plt.subplots(3, 1, figsize=(11, 9), sharex=True)
+
+    ax_t.step(t, ts["tasks_running"], where="post", color="tab:grey", lw=1.4,
+              label=f"running, starting or draining (peak {ts['tasks_running'].max():,.0f})")
+    ax_t.step(t, ts["tasks_in_service"], where="post", color="tab:red", lw=1.8,
+              label=f"in service (peak {ts['tasks_in_service'].max():,.0f})")
+    ax_t.set_ylim(bottom=0)
+    ax_t.set_ylabel("tasks")
+    ax_t.set_title(f"Tasks ({cfg.task.vcpu:g} vCPU, {cfg.task.memory_gb:g} GB each)",
+                   loc="left", fontsize="medium")
+
+    n_task = float(ts["task_connection_capacity"].iloc[-1])
+    ax_c.plot(t, ts["connections_open"], color="tab:blue", lw=1.6,
+              label=f"open (peak {ts['connections_open'].max():,.0f})")
+    ax_c.step(t, ts["fleet_connection_capacity"], where="post", color="black", ls="--", lw=1.2,
+              label=f"limit: tasks in service × {fmt_number(n_task)} connections per task")
+    ax_c.set_ylim(bottom=0)
+    ax_c.set_ylabel("connections")
+    ax_c.set_title("Connections against the fleet's capacity", loc="left", fontsize="medium")
+    ax_r = ax_c.twinx()
+    rej = ts["connections_rejected_per_s"]
+    ax_r.plot(t, rej, color="tab:orange", lw=1.0,
+              label=f"attempts refused per second (right axis; {rej.sum():,.0f} in all)")
+    ax_r.set_ylim(bottom=0, top=max(float(rej.max()), 1.0) * 1.1)
+    ax_r.set_ylabel("refused (attempts/s)", color="tab:orange")
+    ax_r.tick_params(axis="y", colors="tab:orange")
+
+    ax_u.plot(t, 100.0 * ts["task_cpu_utilisation_max"], color="tab:red", lw=1.4,
+              label="busiest task")
+    ax_u.plot(t, 100.0 * ts["task_cpu_utilisation_mean"], color="tab:purple", lw=1.4,
+              label="mean over the tasks")
+    ax_u.axhline(100.0, color="black", ls="--", lw=1.2, label="the limit (100%)")
+    a = cfg.autoscaling
+    extra: list = []
+    if a.metric == "cpu":
+        ax_u.step(t, 100.0 * ts["autoscaling_target"], where="post", color="tab:green", ls=":",
+                  lw=1.6, label=f"autoscaling target ({100.0 * a.target:g}%)"
+                                + ("" if a.enabled else ", autoscaling off"))
+    else:
+        ax_m = ax_u.twinx()
+        ax_m.step(t, ts["autoscaling_metric"], where="post", color="tab:green", lw=1.4,
+                  label="autoscaling metric: mean connections per task (right axis)")
+        ax_m.step(t, ts["autoscaling_target"], where="post", color="tab:green", ls=":", lw=1.6,
+                  label=f"autoscaling target ({a.target:,.0f} connections per task)"
+                        + ("" if a.enabled else ", autoscaling off"))
+        ax_m.set_ylim(bottom=0, top=1.15 * max(float(ts["autoscaling_metric"].max()),
+                                               float(a.target)))
+        ax_m.set_ylabel("connections per task", color="tab:green")
+        ax_m.tick_params(axis="y", colors="tab:green")
+        extra = ax_m.get_legend_handles_labels()[0]
+    ax_u.set_ylim(bottom=0, top=max(110.0, 105.0 * float(ts["task_cpu_utilisation_max"].max())))
+    ax_u.set_ylabel("CPU utilisation (% of the task's vCPUs)")
+    ax_u.set_title(f"Task CPU (one value per {fmt_number(res.params['containers.metric_period_s'])}"
+                   " s metric period)", loc="left", fontsize="medium")
+    ax_u.set_xlabel("simulated time (s)")
+
+    marks = [(d.at_s, "deploy", "tab:cyan") for d in cfg.deploys] + \
+            [(f.at_s, "task failure", "tab:brown") for f in cfg.task_failures]
+    for ax in (ax_t, ax_c, ax_u):   # the marks named once, in the top panel's legend
+        if scn.warmup_s > 0:
+            ax.axvspan(0, scn.warmup_s, color="grey", alpha=SHADE, lw=0,
+                       label="warm-up" if ax is ax_t else "_nolegend_")
+        for at, what, color in marks:
+            ax.axvline(at, color=color, ls="-.", lw=THIN,
+                       label=what if ax is ax_t else "_nolegend_")
+        ax.grid(True, alpha=0.3)  # not a catalog value
+    for ax, twin in ((ax_t, []), (ax_c, ax_r.get_legend_handles_labels()[0]), (ax_u, extra)):
+        handles, labels = ax.get_legend_handles_labels()
+        handles += twin
+        labels += [h.get_label() for h in twin]
+        keep = dict(zip(labels, handles))   # a mark once, however many times it was drawn
+        ax.legend(list(keep.values()), list(keep.keys()), loc="upper left",
+                  bbox_to_anchor=(1.12, 1), fontsize="small")
+    fig.suptitle(title or f"{scn.name}: the server fleet ({scn.architecture})")
+    fig.tight_layout()
+    return fig
+
+
 def qq(fit, ax: Axes | None = None, title: str | None = None) -> Axes:
     """Quantile-quantile plot of a calibration fit (:class:`simulator.calibrate.Fit`).
 

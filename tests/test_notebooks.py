@@ -50,6 +50,12 @@ OVERRIDES: dict[str, dict[str, object]] = {
                                "replications": 2, "workers": 1, "sensitivity_clients": 300,
                                "sensitivity_duration_s": 30.0, "out_dir": TMP_DIR},
     "07_validation.ipynb": {"size": "small"},
+    "08_serverless_vs_containers.ipynb": {"users": [300, 3000], "rates": [1 / 600, 1 / 10],
+                                          "rate_users": 300, "duration_s": 60.0,
+                                          "warmup_s": 10.0, "replications": 1, "workers": 1,
+                                          "surge_extra_clients": 3000,
+                                          "surge_duration_s": 150.0, "deploy_clients": 500,
+                                          "deploy_duration_s": 150.0, "deploy_at_s": 30.0},
 }
 # For notebooks not listed above: applied to those of these names the parameters cell defines.
 DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "warmup_s": 10.0}
@@ -58,7 +64,7 @@ DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "war
 MIN_FIGURES: dict[str, int] = {"01_quickstart.ipynb": 5, "02_basic_vs_broadcast.ipynb": 4,
                                "03_multi_region.ipynb": 4, "04_capacity_sweep.ipynb": 3,
                                "06_design_review.ipynb": 4,
-                               "07_validation.ipynb": 2}
+                               "07_validation.ipynb": 2, "08_serverless_vs_containers.ipynb": 6}
 
 RENDER_FIGURES = """\
 import io as _io

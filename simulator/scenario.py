@@ -1018,7 +1018,7 @@ def _geo_rules(scn: Scenario, catalog: Catalog) -> list[ScenarioError]:
     used = design_regions(scn)
     for k, inc in enumerate(scn.workload.incidents):
         if inc.kind == "region_outage" and scn.architecture in ("multi_region", "basic", "sns",
-                                                                 "sqs", "appsync"):
+                                                                 "sqs", "appsync", "containers"):
             if inc.region not in used:
                 errs.append(ScenarioError(f"workload.incidents.{k}.region", inc.region,
                                           "is not a Region of this design: " + ", ".join(used)))

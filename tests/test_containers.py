@@ -196,3 +196,99 @@ def test_compare_runs_containers_beside_the_serverless_designs(name, clients):
     if name == "livestream-compare":
         assert t.loc["basic", "first_binding_limit"] == "api_gateway.account_throttle"
         assert t.loc["containers", "deliveries_succeeded"] > t.loc["basic", "deliveries_succeeded"]
+
+
+def _fleet(**extra):
+    return small("chat-basic", **{"architecture": "containers", "workload.clients": 4000,
+                                  "duration_s": 1800.0, "warmup_s": 20.0,
+                                  "containers.tasks": {"initial": 4, "min": 2, "max": 20},
+                                  **extra})
+
+
+def test_a_deploy_finishes_through_a_failure_and_a_newer_deploy():
+    """A task that fails while a deployment is to replace it counts as replaced (the service's
+    own replacement takes its place); a newer deployment supersedes the older. Each ends, and
+    scale-in (off during a deployment) resumes: the over-sized fleet shrinks."""
+    one = _fleet(**{"containers.deploys": [{"at_s": 60.0, "maximum_percent": 101,
+                                            "draining_s": 60.0}],
+                    "containers.task_failures": [{"at_s": 62.0}]})
+    s = sim.run(one, progress=False).summary
+    assert s["containers_deploy_duration_s"] is not None
+    assert s["containers_scale_ins"] >= 1 and s["containers_tasks_end"] < 4
+    two = _fleet(**{"containers.deploys": [{"at_s": 60.0}, {"at_s": 150.0}]})
+    s = sim.run(two, progress=False).summary
+    assert s["containers_deploy_duration_s"] is not None   # the first, superseded at 150 s
+    assert s["containers_scale_ins"] >= 1 and s["containers_tasks_end"] < 4
+
+
+def test_scale_in_after_the_crowd_leaves_and_the_ceiling_is_a_breach():
+    """Connections target tracking: a crowd grows the fleet up to tasks.max (the capacity it
+    asked for beyond that is a breach), and when the crowd has left, 15 datapoints below 90% of
+    the target shrink it again."""
+    scn = small("connection-surge", **{
+        "architecture": "containers", "duration_s": 2400.0,
+        "workload.session_s": {"kind": "fixed", "value": 400.0},
+        "containers.tasks": {"min": 2, "max": 5},
+        "containers.autoscaling": {"metric": "connections", "target": 3000}})
+    res = sim.run(scn, progress=False)
+    s = res.summary
+    ts = res.timeseries["tasks_in_service"]
+    assert ts.max() == 5 == s["containers_tasks_peak"]
+    assert "containers.tasks_max" in set(res.breaches["quota"])
+    assert s["containers_scale_ins"] >= 1 and ts.iloc[-1] < 5
+
+
+def test_backplane_copies_go_to_the_subscribed_tasks():
+    """Channels of about one member on four tasks: with one shared channel every task gets a
+    copy of each message (the backplane counts the message in and each copy out: 1 + 4); with
+    per-channel subscriptions only the tasks holding the channel's members do (between 1 and 2
+    here: a sender's room holds itself and about one other member)."""
+    per_msg = {}
+    for subscribe in ("all_tasks", "per_channel"):
+        scn = _steady(**{"workload.clients": 2000, "duration_s": 120.0, "warmup_s": 0.0,
+                         "workload.channels.size": {"kind": "fixed", "value": 1},
+                         "containers.tasks": {"initial": 4, "min": 4, "max": 4},
+                         "containers.backplane.subscribe": subscribe})
+        c = sim.run(scn, progress=False).counters
+        per_msg[subscribe] = c["containers.backplane_messages"] / c["messages.published"]
+    assert per_msg["all_tasks"] == pytest.approx(5.0, abs=0.01)
+    assert 2.0 < per_msg["per_channel"] < 3.0
+
+
+def test_a_saturated_backplane_is_a_breach():
+    """A shard whose pub/sub rate the messages exceed works every second of a minute: a breach
+    of its throughput; at the catalog's rate the same load leaves it nearly idle."""
+    base = {"workload.clients": 3000, "duration_s": 300.0, "warmup_s": 0.0,
+            "containers.tasks": {"initial": 4, "min": 4, "max": 4}}
+    slow = sim.run(_steady(**base, **{"catalog.elasticache.pubsub_messages_per_s": 150}),
+                   progress=False)
+    assert "containers.backplane_throughput" in set(slow.breaches["quota"])
+    fine = sim.run(_steady(**base), progress=False)
+    assert fine.summary["breaches_total"] == 0
+    assert fine.summary["containers_backplane_utilisation"] < 0.05
+
+
+def test_billing_has_a_one_minute_minimum():
+    """A task that fails 20 s after launch is billed a minute; its replacement from its launch
+    to the end: task-seconds 60 + 300 + 280 over a 300 s run of two tasks."""
+    scn = _steady(**{"workload.clients": 1000, "duration_s": 300.0, "warmup_s": 0.0,
+                     "containers.tasks": {"initial": 2, "min": 2, "max": 2},
+                     "containers.task_failures": [{"at_s": 20.0}]})
+    res = sim.run(scn, progress=False)
+    assert res.usage["fargate.vcpu_hours.x86_64"] == pytest.approx((60 + 300 + 280) / 3600.0)
+
+
+def test_clients_give_up_on_an_upgrade_that_takes_too_long():
+    """A crowd on two small tasks whose upgrades cost 3 ms of CPU: the queue passes the
+    client's connect timeout, those clients give up and retry (the task did the work for
+    nothing), so no connection takes much longer than the timeout to open."""
+    scn = small("connection-surge", **{
+        "architecture": "containers", "duration_s": 300.0,
+        "workload.arrivals.extra_clients": 30000,
+        "containers.task": {"vcpu": 0.25, "memory_gb": 2},
+        "containers.autoscaling.enabled": False,
+        "catalog.containers.cpu_per_connect_s": 3e-3})
+    res = sim.run(scn, progress=False)
+    s = res.summary
+    assert res.counters["connections.rejected.connect_timeout"] > 0
+    assert s["connect_latency_p99_ms"] < 1000 * (20.0 + 5.0)

@@ -47,7 +47,9 @@ class Backplane:
         self.msg_s = 1.0 / p["elasticache.pubsub_messages_per_s"]
         self.s_per_byte = 8.0 / (p[f"elasticache.network_gbps.{cfg.node_type}"] * 1e9)
         self.free_at = np.zeros(cfg.shards)
-        self.busy = np.zeros(cfg.shards)      # seconds each shard has worked
+        self.busy = np.zeros(cfg.shards)      # seconds of work each shard was given
+        self._done_prev = np.zeros(cfg.shards)
+        self.last_util = 0.0       # the busiest shard's share of the last metric period
         self.d_bp = arch.s.buffered("containers.backplane", p["latency.backplane_s"])
         self.cpu_pub = CpuCost(arch, "containers.cpu_per_publish_s")
         self.cpu_fan = CpuCost(arch, "containers.cpu_per_backplane_message_s")
@@ -97,7 +99,7 @@ class Backplane:
         now = self.env.now
         msg = ev._value
         ch, nbytes = msg[4], msg[1]
-        k = ch % self.shards
+        k = ch % self.shards    # all_tasks: one shard (classic pub/sub does not shard)
         n_sub = self._subscribers(ch).size
         service = max((1 + n_sub) * self.msg_s, (1 + n_sub) * nbytes * self.s_per_byte)
         start = max(now, self.free_at[k])
@@ -187,7 +189,24 @@ class Backplane:
                 n += 1
         return n
 
+    def _done_work(self, now: float) -> np.ndarray:
+        """Seconds each shard has worked up to ``now`` (its queued work excluded)."""
+        return self.busy - np.maximum(self.free_at - now, 0.0)
+
     def utilisation(self, now: float) -> float:
         """The busiest shard's share of time worked so far."""
-        return float(self.busy.max() / now) if now > 0 else 0.0
+        return float(self._done_work(now).max() / now) if now > 0 else 0.0
+
+    def datapoint(self, now: float, period: float) -> None:
+        """Each metric period: a shard that worked the whole period (its queue growing:
+        messages reach the tasks ever later, where Redis would cut the subscribers whose output
+        buffers overflow) is a breach of its throughput."""
+        done = self._done_work(now)
+        worked = done - self._done_prev
+        self._done_prev = done
+        self.last_util = float(worked.max() / period)
+        full = int(np.count_nonzero(worked >= period * (1.0 - 1e-9)))
+        if full:
+            self.rec.breaches.add(now, "containers.backplane_throughput",
+                                  "containers:backplane", self.arch.region, full)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from simulator.architectures.backplane import Backplane
 from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
-from simulator.architectures.fleet import Fleet, FleetEdge, LbMeter
+from simulator.architectures.fleet import IN_SERVICE, STARTING, Fleet, FleetEdge, LbMeter
 from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
 from simulator.units import MINUTE
@@ -81,9 +81,16 @@ class ContainersArchitecture(Design):
             errs.append(ScenarioError("containers.tasks.initial", cfg.tasks.initial,
                                       f"too few for the {n0} clients connected at the start: a "
                                       f"task holds at most {cap} connections"))
-        if cfg.backplane.node_type and cfg.backplane.shards < 1:
+        elif cfg.tasks.initial is None and cfg.tasks.max * cap < n0:
+            errs.append(ScenarioError("containers.tasks.max", cfg.tasks.max,
+                                      f"too few for the {n0} clients connected at the start: a "
+                                      f"task holds at most {cap} connections"))
+        if cfg.backplane.subscribe == "all_tasks" and cfg.backplane.shards > 1:
             errs.append(ScenarioError("containers.backplane.shards", cfg.backplane.shards,
-                                      "must be >= 1"))
+                                      "classic pub/sub (subscribe: all_tasks, one channel every "
+                                      "task subscribes to) reaches every node of a cluster: it "
+                                      "does not spread over shards; use 1, or subscribe: "
+                                      "per_channel (sharded pub/sub)"))
         for k, d in enumerate(cfg.deploys):
             if d.at_s >= scn.duration_s:
                 errs.append(ScenarioError(f"containers.deploys.{k}.at_s", d.at_s,
@@ -113,18 +120,29 @@ class ContainersArchitecture(Design):
         while True:
             yield env.timeout(step)
             self.fleet.datapoint(env.now)
+            self.backplane.datapoint(env.now, step)
             self.meter.sample(env.now, self.reg.n_connected)
 
     def _deploy(self, d) -> None:
         """A rolling deployment (see :class:`_Rollout`)."""
         now = self.env.now
         fleet = self.fleet
+        # tasks still starting are of the old version: they stop (no connections yet) and
+        # count among those to replace
+        starting = np.flatnonzero(fleet.state[:fleet.n] == STARTING).tolist()
+        for j in starting:
+            fleet.stop_starting(j, now)
         old = fleet.in_service().tolist()
         storm = dict(at_s=now, dropped=0, reconnected=0, gave_up=0, rejected=0,
-                     last_reconnect_s=None, tasks=len(old), done_s=None)
+                     last_reconnect_s=None, tasks=len(old) + len(starting), done_s=None,
+                     superseded_s=None)
         fleet.deploys.append(storm)
-        if old:
-            _Rollout(self.env, fleet, old, d, storm).begin(now)
+        if old or starting:
+            r = _Rollout(self.env, fleet, old, d, storm)
+            r.n_old += len(starting)
+            r.to_launch += len(starting)
+            r.stopped += len(starting)
+            r.begin(now)
 
     def _fail(self, f) -> None:
         """``f.tasks`` tasks in service fail; the service launches replacements at once."""
@@ -161,8 +179,7 @@ class ContainersArchitecture(Design):
                   lambda t: float(fleet.last_util.max()) if fleet.last_util.size else 0.0)
         rec.probe("autoscaling_metric", lambda t: fleet.metric_last)
         rec.probe("autoscaling_target", lambda t: self.scn.containers.autoscaling.target)
-        rec.probe("backplane_utilisation",
-                  lambda t: self.backplane.utilisation(t))
+        rec.probe("backplane_utilisation", lambda t: self.backplane.last_util)
 
     def usage_snapshot(self, now: float) -> dict:
         conn = self.conns.connected
@@ -238,7 +255,9 @@ class ContainersArchitecture(Design):
 class _Rollout:
     """One rolling deployment: new tasks up to ``maximum_percent``; each healthy new task
     deregisters an old one, whose connections close after draining; each old task that stops
-    lets another new one start, until all are replaced (scale-in waits until then)."""
+    (or fails) lets another new one start, until all are replaced (scale-in waits until then).
+    A newer deployment supersedes it, as in ECS: it launches no more tasks, and the newer one
+    replaces whatever is in service."""
 
     def __init__(self, env, fleet, old: list, d, storm: dict):
         self.env, self.fleet, self.d, self.storm = env, fleet, d, storm
@@ -246,26 +265,60 @@ class _Rollout:
         self.n_old = len(old)
         self.to_launch = len(old)
         self.stopped = 0
+        self.active = True
 
     def begin(self, now: float) -> None:
+        for r in self.fleet.rollouts:
+            r.superseded(now)
+        self.fleet.rollouts.append(self)
         self.fleet.deploying += 1
         batch = max(1, math.floor(self.n_old * (self.d.maximum_percent - 100) / 100))
+        batch = min(batch, self.to_launch)
         self.to_launch -= batch
         self.fleet.launch(now, batch, self.healthy)
 
     def healthy(self, j: int) -> None:
-        if self.queue:
-            self.fleet.deregister(self.env.now, self.queue.pop(0), "deploy", self.storm,
-                                  self.d.draining_s, self.old_stopped)
+        """A new task is in service: the next old task still in service leaves (those already
+        gone, failed or draining for another reason, count as replaced)."""
+        if not self.active:
+            return
+        fleet = self.fleet
+        while self.queue:
+            jo = self.queue.pop(0)
+            if fleet.state[jo] == IN_SERVICE:
+                fleet.deregister(self.env.now, jo, "deploy", self.storm, self.d.draining_s,
+                                 self.old_stopped)
+                return
+            self.old_stopped(jo)
 
-    def old_stopped(self, j: int) -> None:
+    def failed(self, j: int) -> None:
+        """Task ``j`` failed: if it was still to be replaced, the service's own replacement
+        (of the new version) takes its place."""
+        if self.active and j in self.queue:
+            self.queue.remove(j)
+            self.to_launch = max(0, self.to_launch - 1)
+            self.old_stopped(j, launch=False)
+
+    def old_stopped(self, j: int, launch: bool = True) -> None:
+        if not self.active:
+            return
         self.stopped += 1
-        if self.to_launch > 0:
+        if launch and self.to_launch > 0:
             self.to_launch -= 1
             self.fleet.launch(self.env.now, 1, self.healthy)
-        if self.stopped == self.n_old:
-            self.fleet.deploying -= 1
-            self.storm["done_s"] = self.env.now
+        if self.stopped >= self.n_old:
+            self._end(self.env.now)
+
+    def superseded(self, now: float) -> None:
+        if self.active:
+            self.storm["superseded_s"] = now
+            self._end(now)
+
+    def _end(self, now: float) -> None:
+        self.active = False
+        self.fleet.deploying -= 1
+        self.fleet.rollouts.remove(self)
+        self.storm["done_s"] = now
 
 
 def fleet_peak_units(meter: LbMeter, now: float) -> float:

@@ -148,7 +148,9 @@ class Fleet:
         self.in_n = int(p["containers.scale_in_datapoints"])
         self.in_ratio = p["containers.scale_in_ratio"]
         self.in_cool = p["containers.scale_in_cooldown_s"]
-        self.rng = arch.s["containers.fleet"]
+        self.rng_lb = arch.s["containers.lb"]            # the NLB's flow hash
+        self.rng_health = arch.s["containers.health"]    # when a new task's first check passes
+        self.rng_scale_in = arch.s["containers.scale_in"]  # which tasks a scale-in stops
         n_ch = arch.reg.n_reg * arch.channels.n
         # per task (grown together)
         self.n = 0
@@ -182,6 +184,8 @@ class Fleet:
         self.util_max = 0.0
         self.saturated = 0         # task-minutes at or above 100% CPU
         self.deploys: list[dict] = []
+        #: rolling deployments under way (told of failures: see ``fail``)
+        self.rollouts: list = []
         self.last_util = np.zeros(0)
 
     # -- task arrays ------------------------------------------------------------------------------
@@ -265,7 +269,7 @@ class Fleet:
         if lb_kind == "alb":
             self._rr += 1
             return int(live[self._rr % live.size])
-        return int(live[int(self.rng.integers(live.size))])
+        return int(live[int(self.rng_lb.integers(live.size))])
 
     def add(self, i: int, j: int) -> None:
         if i >= self.task_of.size:
@@ -308,7 +312,7 @@ class Fleet:
         for _ in range(n):
             t = self._launch_at(now)
             j = self._new_task(t, STARTING)
-            ready = t + self.d_start() + self.hc_interval * float(self.rng.random())
+            ready = t + self.d_start() + self.hc_interval * float(self.rng_health.random())
             Call(self.env, ready - now, self._healthy, (j, on_healthy))
 
     def _healthy(self, ev) -> None:
@@ -340,8 +344,15 @@ class Fleet:
             then(j)
 
     def fail(self, now: float, j: int, storm: dict) -> None:
-        """Task ``j`` fails: its connections drop at once, its billing stops."""
+        """Task ``j`` fails: its connections drop at once, its billing stops; a deployment that
+        was to replace it counts it as gone."""
         self._close_all(now, j, "task_failure", storm)
+        self._stop(j, now)
+        for r in list(self.rollouts):
+            r.failed(j)
+
+    def stop_starting(self, j: int, now: float) -> None:
+        """A task still starting is stopped (a deployment replaces it): billed until now."""
         self._stop(j, now)
 
     def _stop(self, j: int, at: float) -> None:
@@ -412,26 +423,31 @@ class Fleet:
         self.low = self.low + 1 if metric < self.in_ratio * target else 0
         cfg = self.cfg.tasks
         counted = live.size + self.n_starting()
+        # the alarms repeat their action every datapoint while they stay in ALARM: a further
+        # scale-out asks for more than the capacity already added (tasks still starting count),
+        # a further scale-in waits for the cooldown
         if self.high >= self.out_n:
-            want = min(cfg.max, math.ceil(live.size * metric / target))
-            # capacity already added (tasks still starting) counts towards the new desire,
-            # as during Application Auto Scaling's scale-out cooldown
+            want = math.ceil(live.size * metric / target)
+            if want > cfg.max:
+                self.rec.breaches.add(now, "containers.tasks_max", "containers:autoscaling",
+                                      self.arch.region, want - cfg.max)
+                want = cfg.max
             if want > counted:
                 self.launch(now, want - counted)
                 self.scale_outs += 1
                 self.last_activity = now
-                self.high = 0
         elif (self.low >= self.in_n and not self.deploying
               and now - self.last_activity >= self.in_cool and self.n_starting() == 0):
+            # AWS rounds the capacity removed down: ceil of the proportional capacity
             want = max(cfg.min, math.ceil(live.size * metric / target))
             if want < live.size:
-                # the tasks with fewest connections go first (their clients reconnect)
-                order = live[np.argsort(self.conns[live], kind="stable")]
-                for j in order[:live.size - want].tolist():
+                # ECS does not look at connections: the tasks stopped are arbitrary (their
+                # clients reconnect)
+                gone = self.rng_scale_in.choice(live, size=live.size - want, replace=False)
+                for j in sorted(gone.tolist()):
                     self.deregister(now, int(j), "scale_in")
                 self.scale_ins += 1
                 self.last_activity = now
-                self.low = 0
 
 
 class FleetEdge:
@@ -456,6 +472,10 @@ class FleetEdge:
         self.lb = arch.scn.containers.load_balancer
         self.meter = arch.meter
         self.cpu_connect = CpuCost(arch, "containers.cpu_per_connect_s")
+        #: TLS ends at the task behind an NLB's tcp listener
+        self.cpu_tls = (CpuCost(arch, "containers.cpu_per_tls_handshake_s")
+                        if self.lb.kind == "nlb" and self.lb.listener == "tcp" else None)
+        self.connect_timeout = p["containers.client_connect_timeout_s"]
         ping = p["containers.server_ping_interval_s"]
         lb_idle = p[f"containers.{self.lb.kind}_idle_timeout_s"]
         # the server's pings are traffic: while they run, the load balancer never idles out
@@ -486,8 +506,21 @@ class FleetEdge:
                            "containers:connect")
             return
         fleet.pending[j] += 1
-        done = fleet.run(j, now, self.cpu_connect.one(), "connect")
+        work = self.cpu_connect.one()
+        if self.cpu_tls is not None:
+            work += self.cpu_tls.one()
+        done = fleet.run(j, now, work, "connect")
+        if done - now > self.connect_timeout:
+            # the client gives up first (the task still does the work, for nothing)
+            Call(self.env, self.connect_timeout, self._timed_out, (a, j))
+            return
         Call(self.env, done - now, self._upgraded, (a, j))
+
+    def _timed_out(self, ev) -> None:
+        a, j = ev._value
+        self.fleet.pending[j] -= 1
+        self.lc.reject(self.env.now, a, "connect_timeout", "containers.client_connect_timeout_s",
+                       "containers:connect")
 
     def _upgraded(self, ev) -> None:
         a, j = ev._value

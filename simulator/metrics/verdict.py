@@ -187,7 +187,7 @@ def headroom(res) -> pd.DataFrame:
         add("Busiest task's CPU (share of its vCPUs, per minute)", "containers.task_cpu",
             ts["task_cpu_utilisation_max"], 1.0, "containers.task.vcpu, autoscaling target",
             "share")
-        add("Busiest backplane shard (share of its time)", "containers.backplane",
+        add("Busiest backplane shard (share of its time, per minute)", "containers.backplane",
             ts["backplane_utilisation"], 1.0, "containers.backplane.shards, node_type", "share")
     if col("lambda_concurrency_limit") is not None and ts["lambda_concurrency_limit"].max() > 0:
         add("Lambda concurrency", "lambda.account_concurrency", ts["lambda_concurrency"],

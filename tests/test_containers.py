@@ -292,3 +292,16 @@ def test_clients_give_up_on_an_upgrade_that_takes_too_long():
     s = res.summary
     assert res.counters["connections.rejected.connect_timeout"] > 0
     assert s["connect_latency_p99_ms"] < 1000 * (20.0 + 5.0)
+
+
+def test_the_initial_fleet_is_sized_for_the_target():
+    """Without tasks.initial the fleet starts with the fewest tasks whose CPU, at the start's
+    load, is within the target: a live event's one channel (its nominal size a share, not a
+    membership) gets a few tasks near the target, not one per nominal member."""
+    scn = small("livestream-compare", **{"architecture": "containers", "duration_s": 120.0,
+                                         "warmup_s": 20.0, "workload.clients": 10000,
+                                         "workload.publish.total_rate_per_s": 4.0})
+    s = sim.run(scn, progress=False).summary
+    assert 2 <= s["containers_tasks_initial"] <= 5
+    target = scn.containers.autoscaling.target
+    assert target / 2 < s["containers_task_cpu_utilisation_mean"] <= target

@@ -363,8 +363,10 @@ def initial_tasks(scn, p, channels) -> int:
     a = cfg.autoscaling
     pub = w.publish
     rate = pub.total_rate_per_s if pub.total_rate_per_s is not None else pub.rate_per_client_per_s * n0
-    sizes = channels.sizes.astype(float)
-    size = float((sizes ** 2).sum() / sizes.sum()) if sizes.sum() else 1.0  # the sender's channel
+    # clients join channels in proportion to their sizes: a sender's channel holds itself and
+    # (n0 - 1) * sum(p^2) others on average (a size is a channel's share, not its membership)
+    p_ch = channels.sizes.astype(float) / float(channels.sizes.sum())
+    size = 1.0 + max(n0 - 1.0, 0.0) * float((p_ch ** 2).sum())
     recipients = size - (0.0 if pub.echo_to_sender else 1.0)
     vcpu = cfg.task.vcpu
     for n in range(max(cfg.tasks.min, need), cfg.tasks.max + 1):

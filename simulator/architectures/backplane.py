@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.architectures.base import sender_slot
 from simulator.architectures.fleet import CpuCost
 from simulator.primitives.events import Call
 from simulator.workload.population import OPEN
@@ -67,18 +68,9 @@ class Backplane:
         v = ev._value
         t_pub, nbytes = v[0], v[1]
         reg = self.reg
-        arch = self.arch
-        if len(v) > 3:   # the sender was chosen when it sent (a geography)
-            i = v[3]
-            if reg.gen[i] != v[4] or reg.state[i] != OPEN:
-                self.c["publishes.sender_gone"] += 1
-                return
-        else:
-            i = reg.random_open(arch.u())
-            if i < 0:
-                return
-        if not arch.router.up[0]:
-            return   # the sender's connection dropped with the Region: the frame is lost
+        i = sender_slot(self.arch, v, self.c)
+        if i < 0:
+            return
         self.c["publishes.attempted"] += 1
         reg.last_send[i] = now
         self.meter.bytes += nbytes

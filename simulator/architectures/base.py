@@ -17,6 +17,7 @@ import numpy as np
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.stages import StageHistogram
 from simulator.primitives.events import Call
+from simulator.workload.population import OPEN
 
 #: counters every design starts at zero: those the summary reads, whatever the design has
 SUMMARY_COUNTERS = (
@@ -231,6 +232,26 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
         yield env.timeout(t - env.now)
 
 
+def sender_slot(arch, v, c) -> int:
+    """The slot of the client whose publish ``v`` (``(t_pub, nbytes, route[, slot, gen])``)
+    reached the design, or -1 when there is none: the sender chosen when it sent (a geography)
+    whose connection has closed meanwhile (counted ``publishes.sender_gone``), no open
+    connection to choose from, or a sender whose Region is down (the frame is lost)."""
+    reg = arch.reg
+    if len(v) > 3:   # the sender was chosen when it sent (a geography)
+        i = v[3]
+        if reg.gen[i] != v[4] or reg.state[i] != OPEN:
+            c["publishes.sender_gone"] += 1
+            return -1
+    else:
+        i = reg.random_open(arch.u())
+        if i < 0:
+            return -1
+    if not arch.router.up[0]:
+        return -1   # the sender's connection dropped with the Region: the frame is lost
+    return i
+
+
 class _Sender:
     """A client sends a message (with a geography): the sender is a uniformly chosen open
     connection; the message reaches its Region one way (from the sender's location) plus the
@@ -401,6 +422,20 @@ class Design:
                 g["environments_peak"] += f.peak
                 g["environments_end"] += f.environments(now)
         return out
+
+    def _settle(self, now: float, publishes_in_flight: int) -> None:
+        """The end of a run of a design whose deliveries are decided when a message is fanned
+        out (none in flight): the connected time closed, the stale deliveries summed, what is
+        in flight counted, the zombies' lifetimes and the integrity ledger."""
+        conn = self.conns.connected
+        conn.close(now)
+        c = self.c
+        c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
+        c["deliveries.in_flight"] = 0
+        c["connections.in_flight"] = self.conns.in_flight()
+        c["publishes.in_flight"] = publishes_in_flight
+        self._zombie_lifetimes(now)
+        self.integrity.count(c)
 
     def _zombie_lifetimes(self, now: float) -> None:
         """Lifetimes of the rows (or half-open connections) that outlived their clients: those

@@ -15,7 +15,7 @@ service). The edge is injected; it implements :class:`Edge`.
 from __future__ import annotations
 
 import heapq
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -84,6 +84,32 @@ class Edge(Protocol):
 
     def start(self) -> None:
         """Start the edge's own processes (heartbeats, sweeps)."""
+
+
+class StatelessEdge:
+    """What an edge that keeps no connection state beyond the socket does (a pub/sub service,
+    a server fleet): a closed or lost connection leaves nothing to clean up, a client back
+    after a gap resumes nothing (no history store), no periodic work, no process of its own.
+    Subclasses set ``reg`` and ``integrity``."""
+
+    reg: Any
+    integrity: Any
+
+    def closed(self, now: float, i: int) -> None:
+        self.reg.delete_row(i, now)    # the server forgets the connection: nothing to clean up
+
+    def lost(self, now: float, i: int) -> None:
+        """The Region failed with the connection: nothing is left of it."""
+        self.closed(now, i)
+
+    def resume(self, now: float, a: _Attempt) -> None:
+        self.integrity.gap_reconnected(a.gap, now, resume_ok=False)
+
+    def on_check(self, now: float) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
 
 
 class Connections:

@@ -203,16 +203,8 @@ class ContainersArchitecture(Design):
         return {"t": now, "usage": {self.region: usage}, "aux": aux}
 
     def finalize(self, now: float) -> None:
-        conn = self.conns.connected
-        conn.close(now)
-        c = self.c
-        c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
-        c["deliveries.in_flight"] = 0
-        c["connections.in_flight"] = self.conns.in_flight()
-        c["publishes.in_flight"] = self.backplane.in_flight()
-        c["connections.connected_minutes"] = conn.area / MINUTE
-        self._zombie_lifetimes(now)
-        self.integrity.count(c)
+        self._settle(now, publishes_in_flight=self.backplane.in_flight())
+        self.c["connections.connected_minutes"] = self.conns.connected.area / MINUTE
 
     def gauges(self) -> dict:
         g = super().gauges()

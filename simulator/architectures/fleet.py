@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from simulator.architectures.connections import StatelessEdge
 from simulator.primitives.distributions import Fixed
 from simulator.primitives.events import Call
 from simulator.workload.population import HALF_OPEN, OPEN
@@ -450,7 +451,7 @@ class Fleet:
                 self.last_activity = now
 
 
-class FleetEdge:
+class FleetEdge(StatelessEdge):
     """Admission and closing of connections by the fleet (the design's
     :class:`~.connections.Edge`).
 
@@ -546,16 +547,4 @@ class FleetEdge:
 
     def closed(self, now: float, i: int) -> None:
         self.fleet.remove(i)
-        self.reg.delete_row(i, now)    # the server forgets the connection: nothing to clean up
-
-    def lost(self, now: float, i: int) -> None:
-        self.closed(now, i)
-
-    def resume(self, now: float, a) -> None:
-        self.integrity.gap_reconnected(a.gap, now, resume_ok=False)
-
-    def on_check(self, now: float) -> None:
-        pass
-
-    def start(self) -> None:
-        pass
+        super().closed(now, i)

@@ -29,13 +29,19 @@ import math
 
 import numpy as np
 
-from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
+from simulator.architectures.base import (
+    Design,
+    RegionStack,
+    common_probes,
+    publish_source,
+    sender_slot,
+)
+from simulator.architectures.connections import StatelessEdge
 from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
 from simulator.primitives.events import Call
 from simulator.primitives.token_bucket import TokenBucket
 from simulator.units import MINUTE
-from simulator.workload.population import OPEN
 
 COUNTERS = ("service.operations", "service.messages", "service.keepalives",
             "service.channel_seconds", "service.deliveries_refused")
@@ -123,7 +129,7 @@ class ManagedSpec(ServiceSpec):
         }
 
 
-class ServiceEdge:
+class ServiceEdge(StatelessEdge):
     """Admission and closing of connections by a pub/sub service.
 
     Parameters
@@ -168,21 +174,6 @@ class ServiceEdge:
     def row_written(self, i: int, connected_at: float) -> None:
         pass
 
-    def closed(self, now: float, i: int) -> None:
-        self.reg.delete_row(i, now)    # the service forgets the connection: nothing to clean up
-
-    def lost(self, now: float, i: int) -> None:
-        """The service's Region failed with the connection: nothing is left of it."""
-        self.reg.delete_row(i, now)
-
-    def resume(self, now: float, a) -> None:
-        self.integrity.gap_reconnected(a.gap, now, resume_ok=False)
-
-    def on_check(self, now: float) -> None:
-        pass
-
-    def start(self) -> None:
-        pass
 
 
 class ServiceArchitecture(Design):
@@ -239,15 +230,7 @@ class ServiceArchitecture(Design):
 
     def finalize(self, now: float) -> None:
         self.broadcast.flush()
-        conn = self.conns.connected
-        conn.close(now)
-        c = self.c
-        c["deliveries.stale"] = c["deliveries.stale_lost"] + c["deliveries.stale_gone"]
-        c["deliveries.in_flight"] = 0
-        c["connections.in_flight"] = self.conns.in_flight()
-        c["publishes.in_flight"] = 0
-        self._zombie_lifetimes(now)
-        self.integrity.count(c)
+        self._settle(now, publishes_in_flight=0)
 
 
 class Broadcast:
@@ -306,17 +289,9 @@ class Broadcast:
         t_pub, nbytes = v[0], v[1]
         reg = self.reg
         arch = self.arch
-        if len(v) > 3:   # the sender was chosen when it sent (a geography)
-            i = v[3]
-            if reg.gen[i] != v[4] or reg.state[i] != OPEN:
-                self.c["publishes.sender_gone"] += 1
-                return
-        else:
-            i = reg.random_open(arch.u())
-            if i < 0:
-                return
-        if not arch.router.up[0]:
-            return   # the sender's connection dropped with the Region: the frame is lost
+        i = sender_slot(arch, v, self.c)
+        if i < 0:
+            return
         c = self.c
         c["publishes.attempted"] += 1
         reg.last_send[i] = now

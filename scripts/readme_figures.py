@@ -178,7 +178,8 @@ def failure_mode_figures() -> dict:
 #: the README's validation tables: (title, groups)
 VALIDATION_TABLES = (
     ("theory", ("Lambda concurrency vs Erlang-B", "Fan-out post pool vs M/M/c clearing a batch",
-                "Cold starts vs idle expiry", "Token bucket vs closed form")),
+                "Server task vs M/M/1", "Cold starts vs idle expiry",
+                "Token bucket vs closed form")),
     ("pricing", ("AWS pricing examples",)),
     ("latency", ("Latency defaults vs measurements",)),
 )

@@ -10,6 +10,9 @@ Every check runs the code the model runs, not a re-implementation:
   exponential servers clearing ``n`` jobs present at time 0, whose makespan and mean sojourn
   have closed forms. The model has no steady-state M/M/c queue: Lambda refuses rather than
   queues, and the post pool only ever holds one fan-out's batch;
+* a WebSocket server task of the ``containers`` design (:class:`simulator.architectures.fleet.Fleet`,
+  run whole through ``sim.run``) is a FIFO CPU: with Poisson messages and exponential work to
+  read each, the mean wait is M/M/1's ``rho / (mu - lambda)``;
 * idle expiry of Lambda environments: with short invocations a request is cold iff the gap
   since the previous one exceeds the idle lifetime, ``P = exp(-lambda * tau)``;
 * the token bucket (:class:`simulator.primitives.token_bucket.TokenBucket`, the account
@@ -48,15 +51,17 @@ IDLE_EXPIRY = ("Poisson gaps, an idle lifetime L drawn each idle period: "
                "P(gap > L) = E[exp(-lambda L)] (exp(-lambda tau) for a fixed L = tau)")
 HALF_CENT = 0.005  # not a catalog value: a price matches when it rounds to the same cent
 BUCKET = "token bucket closed form: grants in [0, T] <= capacity + rate T"
+MM1 = "M/M/1 (Poisson arrivals at rate lambda, exponential work of mean 1/mu): Wq = rho / (mu - lambda)"
 
 #: sizes: ``small`` for tests and notebooks, ``readme`` for the README's Trust tables
 SIZES: dict[str, dict[str, Any]] = {
     "small": {"replications": 6, "arrivals": 10_000, "arrivals_c1000": 30_000,  # not a catalog value
               "fanouts": 200, "cold_arrivals": 5_000,  # not a catalog value
-              "bucket_window_s": 4.0},
+              "bucket_window_s": 4.0, "task_s": 200.0, "task_reps": 3},  # not a catalog value
     "readme": {"replications": 8, "arrivals": 40_000,  # not a catalog value
                "arrivals_c1000": 100_000, "fanouts": 1_000,  # not a catalog value
-               "cold_arrivals": 20_000, "bucket_window_s": 20.0},  # not a catalog value
+               "cold_arrivals": 20_000, "bucket_window_s": 20.0,  # not a catalog value
+               "task_s": 800.0, "task_reps": 6},  # not a catalog value
 }
 
 
@@ -241,6 +246,48 @@ def fanout_pool(cases=((40, 10), (200, 10), (1000, 50)),
                          "ms",
                          BATCH_POOL + "; histogram relative error <= 1%")
                     | common | {"se": lat_se * 1e3})
+    return pd.DataFrame(rows)
+
+
+# -- a server task against M/M/1 --------------------------------------------------------------
+def server_task(loads=(0.5, 0.8), mean_work_s: float = 0.010,  # not a catalog value: theory inputs
+                size: str = "small", seed: int = 0) -> pd.DataFrame:
+    """A ``containers`` run with one task whose only CPU work is reading each published message
+    (exponential, mean ``mean_work_s``), at utilisation ``rho``: the mean wait of those jobs
+    against M/M/1. The zero-work fan-out jobs that re-enter the queue add no work."""
+    import simulator as sim
+
+    z = SIZES[size]
+    mu = 1.0 / mean_work_s
+    clients = 500
+    base = sim.load_scenario(default_data_dir() / "scenarios" / "chat-basic.yaml")
+    rows = []
+    for rho in loads:
+        lam = rho * mu
+        waits = []
+        for r in range(z["task_reps"]):
+            scn = base.with_overrides({
+                "architecture": "containers", "seed": seed + r, "duration_s": z["task_s"],
+                "warmup_s": 0.0, "workload.clients": clients,
+                "workload.session_s": {"kind": "fixed", "value": 1.0e7},
+                "workload.publish.rate_per_client_per_s": lam / clients,
+                "containers.tasks": {"initial": 1, "min": 1, "max": 1},
+                "containers.autoscaling.enabled": False,
+                "catalog.containers.cpu_per_publish_s": {"kind": "exponential",
+                                                         "mean": mean_work_s},
+                "catalog.containers.cpu_per_backplane_message_s": 0.0,
+                "catalog.containers.cpu_per_delivery_s": 0.0,
+                "catalog.containers.cpu_per_connect_s": 0.0,
+                "catalog.containers.cpu_idle_per_connection": 0.0})
+            s = sim.run(scn, progress=False).summary
+            waits.append(s["containers_task_wait_mean_ms.publish"])
+        w, se, crit = _mean_se(waits)
+        want = 1e3 * rho / (mu - lam)
+        rows.append(_row("Server task vs M/M/1", f"rho = {rho:g}: mean wait",
+                         "mean wait of a message at its task before its CPU reads it "
+                         f"(exponential work, mean {mean_work_s * 1e3:g} ms, "
+                         f"{lam:g} messages/s)", want, w, crit * se, "ms", MM1)
+                    | {"se": se, "c": 1, "erlangs": rho})
     return pd.DataFrame(rows)
 
 
@@ -442,7 +489,7 @@ def validation_table(size: str = "small", seed: int = 0,
     if size not in SIZES:
         raise ScenarioError("size", size, f"must be one of {sorted(SIZES)}")
     parts = [lambda_blocking(size=size, seed=seed), fanout_pool(size=size, seed=seed),
-             cold_starts(size=size, seed=seed), token_bucket(size=size, seed=seed),
+             server_task(size=size, seed=seed), cold_starts(size=size, seed=seed), token_bucket(size=size, seed=seed),
              pricing_examples(data_dir), latency_defaults(data_dir)]
     return pd.concat(parts, ignore_index=True)
 

@@ -27,7 +27,7 @@ def test_every_row_passes_on_the_model_as_it_is(table):
     assert table["passed"].all(), table.loc[~table["passed"], ["check", "expected", "simulated",
                                                                "tolerance"]].to_string()
     groups = set(table["group"])
-    assert len(groups) == 6 and len(table) >= 40
+    assert len(groups) == 7 and len(table) >= 42
     assert (table["source"].str.len() > 10).all()
     # c = 1000 (the account default) is among the Erlang-B checks
     assert 1000 in set(table.loc[table["group"] == "Lambda concurrency vs Erlang-B", "c"])

@@ -259,7 +259,7 @@ def server_task(loads=(0.5, 0.8), mean_work_s: float = 0.010,  # not a catalog v
 
     z = SIZES[size]
     mu = 1.0 / mean_work_s
-    clients = 500
+    clients = 500  # not a catalog value: a theory input (the population publishing)
     base = sim.load_scenario(default_data_dir() / "scenarios" / "chat-basic.yaml")
     rows = []
     for rho in loads:

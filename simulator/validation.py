@@ -61,7 +61,7 @@ SIZES: dict[str, dict[str, Any]] = {
     "readme": {"replications": 8, "arrivals": 40_000,  # not a catalog value
                "arrivals_c1000": 100_000, "fanouts": 1_000,  # not a catalog value
                "cold_arrivals": 20_000, "bucket_window_s": 20.0,  # not a catalog value
-               "task_s": 800.0, "task_reps": 6},  # not a catalog value
+               "task_s": 400.0, "task_reps": 5},  # not a catalog value
 }
 
 

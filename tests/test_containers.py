@@ -151,7 +151,7 @@ def test_flash_crowd_scale_out_waits_for_datapoints_and_a_start():
     tasks are in service, which takes at least three one-minute datapoints and a Fargate start;
     the fleet then grows to about crowd / target."""
     scn = small("connection-surge", **{
-        "architecture": "containers", "duration_s": 600.0,
+        "architecture": "containers", "duration_s": 450.0,
         "containers.task": {"vcpu": 0.5, "memory_gb": 1},
         "containers.autoscaling": {"metric": "connections", "target": 5000}})
     res = sim.run(scn, progress=False)
@@ -199,8 +199,8 @@ def test_compare_runs_containers_beside_the_serverless_designs(name, clients):
 
 
 def _fleet(**extra):
-    return small("chat-basic", **{"architecture": "containers", "workload.clients": 4000,
-                                  "duration_s": 1800.0, "warmup_s": 20.0,
+    return small("chat-basic", **{"architecture": "containers", "workload.clients": 1500,
+                                  "duration_s": 1500.0, "warmup_s": 20.0,
                                   "containers.tasks": {"initial": 4, "min": 2, "max": 20},
                                   **extra})
 
@@ -226,10 +226,11 @@ def test_scale_in_after_the_crowd_leaves_and_the_ceiling_is_a_breach():
     asked for beyond that is a breach), and when the crowd has left, 15 datapoints below 90% of
     the target shrink it again."""
     scn = small("connection-surge", **{
-        "architecture": "containers", "duration_s": 2400.0,
+        "architecture": "containers", "duration_s": 1800.0,
+        "workload.arrivals.extra_clients": 12000,
         "workload.session_s": {"kind": "fixed", "value": 400.0},
         "containers.tasks": {"min": 2, "max": 5},
-        "containers.autoscaling": {"metric": "connections", "target": 3000}})
+        "containers.autoscaling": {"metric": "connections", "target": 1000}})
     res = sim.run(scn, progress=False)
     s = res.summary
     ts = res.timeseries["tasks_in_service"]

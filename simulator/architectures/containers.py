@@ -20,7 +20,14 @@ import numpy as np
 
 from simulator.architectures.backplane import Backplane
 from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
-from simulator.architectures.fleet import IN_SERVICE, STARTING, Fleet, FleetEdge, LbMeter
+from simulator.architectures.fleet import (
+    IN_SERVICE,
+    STARTING,
+    Fleet,
+    FleetEdge,
+    LbMeter,
+    task_capacity,
+)
 from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
 from simulator.units import MINUTE
@@ -47,7 +54,7 @@ class ContainersArchitecture(Design):
                                                  self.backplane)}
         self.initial_tasks = cfg.tasks.initial or initial_tasks(scn, params, self.channels)
         for _ in range(self.initial_tasks):
-            self.fleet._new_task(0.0, state=1)   # in service from the start
+            self.fleet._new_task(0.0, IN_SERVICE)   # in service from the start
         self.fleet.peak_in_service = self.initial_tasks
         self.failures: list[dict] = []
         for k in COUNTERS:
@@ -332,15 +339,6 @@ def _size_ok(options: str, gb: float) -> bool:
 
 def _mean(v) -> float:
     return float(v.mean) if hasattr(v, "mean") else float(v)
-
-
-def task_capacity(scn, p) -> int:
-    """Connections one task holds at most: its memory after the server's base, per
-    connection, or the scenario's cap."""
-    t = scn.containers.task
-    free_mb = t.memory_gb * 1024.0 - p["containers.server_base_memory_mb"]
-    cap = int(max(0.0, free_mb) * 1024.0 // p["containers.memory_per_connection_kb"])
-    return min(cap, t.max_connections) if t.max_connections is not None else cap
 
 
 def initial_tasks(scn, p, channels) -> int:

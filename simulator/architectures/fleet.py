@@ -39,6 +39,15 @@ STARTING, IN_SERVICE, DRAINING, STOPPED = 0, 1, 2, 3
 _MIN_FREE_CPU = 0.02  # not a catalog value
 
 
+def task_capacity(scn, p) -> int:
+    """Connections one task holds at most: its memory after the server's base, per
+    connection, or the scenario's cap."""
+    t = scn.containers.task
+    free_mb = t.memory_gb * 1024.0 - p["containers.server_base_memory_mb"]
+    cap = int(max(0.0, free_mb) * 1024.0 // p["containers.memory_per_connection_kb"])
+    return min(cap, t.max_connections) if t.max_connections is not None else cap
+
+
 class CpuCost:
     """A catalog CPU cost (CPU-seconds per job): a number, or a distribution drawn per job
     from its own stream (``containers.<entry>``)."""
@@ -128,14 +137,8 @@ class Fleet:
         cfg = arch.scn.containers
         self.cfg = cfg
         self.vcpu = float(cfg.task.vcpu)
-        self.memory_gb = float(cfg.task.memory_gb)
-        per_conn_kb = p["containers.memory_per_connection_kb"]
-        free_mb = self.memory_gb * 1024.0 - p["containers.server_base_memory_mb"]
-        cap = int(max(0.0, free_mb) * 1024.0 // per_conn_kb)
-        if cfg.task.max_connections is not None:
-            cap = min(cap, cfg.task.max_connections)
         #: connections a task holds at most (memory, or the application's own cap)
-        self.capacity = cap
+        self.capacity = task_capacity(arch.scn, p)
         self.idle_cpu = p["containers.cpu_idle_per_connection"]
         self.launch_rate = p["containers.task_launch_per_s"]
         self.launch_burst = p["containers.task_launch_burst"]

@@ -138,18 +138,14 @@ class ContainersArchitecture(Design):
         # count among those to replace
         starting = np.flatnonzero(fleet.state[:fleet.n] == STARTING).tolist()
         for j in starting:
-            fleet.stop_starting(j, now)
+            fleet.stop(j, now)
         old = fleet.in_service().tolist()
         storm = dict(at_s=now, dropped=0, reconnected=0, gave_up=0, rejected=0,
                      last_reconnect_s=None, tasks=len(old) + len(starting), done_s=None,
                      superseded_s=None)
         fleet.deploys.append(storm)
         if old or starting:
-            r = _Rollout(self.env, fleet, old, d, storm)
-            r.n_old += len(starting)
-            r.to_launch += len(starting)
-            r.stopped += len(starting)
-            r.begin(now)
+            _Rollout(self.env, fleet, old, len(starting), d, storm).begin(now)
 
     def _fail(self, f) -> None:
         """``f.tasks`` tasks in service fail; the service launches replacements at once."""
@@ -239,8 +235,7 @@ class ContainersArchitecture(Design):
             "containers_scale_outs": fleet.scale_outs,
             "containers_scale_ins": fleet.scale_ins,
             "containers_backplane_utilisation": self.backplane.utilisation(self.env.now),
-            "containers_lb_capacity_units_peak": max(fleet_peak_units(self.meter, self.env.now),
-                                                     0.0),
+            "containers_lb_capacity_units_peak": self.meter.peak(self.env.now),
             "containers_deploy_dropped": dep["dropped"] if dep else None,
             "containers_deploy_reconnected": dep["reconnected"] if dep else None,
             "containers_deploy_duration_s": (dep["done_s"] - dep["at_s"]
@@ -258,12 +253,14 @@ class _Rollout:
     A newer deployment supersedes it, as in ECS: it launches no more tasks, and the newer one
     replaces whatever is in service."""
 
-    def __init__(self, env, fleet, old: list, d, storm: dict):
+    def __init__(self, env, fleet, old: list, stopped: int, d, storm: dict):
+        """``old``: the tasks in service to replace; ``stopped``: old tasks already stopped
+        (those that were still starting), replaced too."""
         self.env, self.fleet, self.d, self.storm = env, fleet, d, storm
         self.queue = list(old)
-        self.n_old = len(old)
-        self.to_launch = len(old)
-        self.stopped = 0
+        self.n_old = len(old) + stopped
+        self.to_launch = self.n_old
+        self.stopped = stopped
         self.active = True
 
     def begin(self, now: float) -> None:
@@ -318,12 +315,6 @@ class _Rollout:
         self.fleet.deploying -= 1
         self.fleet.rollouts.remove(self)
         self.storm["done_s"] = now
-
-
-def fleet_peak_units(meter: LbMeter, now: float) -> float:
-    """The highest hourly capacity units so far (the current hour's, as far as it went)."""
-    frac = now / 3600.0 - meter.hour
-    return max(meter.peak_units, meter._units(frac) if frac > 0 else 0.0)
 
 
 def _size_ok(options: str, gb: float) -> bool:

@@ -112,6 +112,11 @@ class LbMeter:
             self.hour, self.new, self.bytes, self.active_peak = hour, 0.0, 0.0, 0.0
         self.active_peak = max(self.active_peak, float(active))
 
+    def peak(self, now: float) -> float:
+        """The highest hourly capacity units so far (the current hour's, as far as it went)."""
+        frac = now / 3600.0 - self.hour
+        return max(self.peak_units, self._units(frac) if frac > 0 else 0.0)
+
     def unit_hours(self, now: float) -> float:
         """Unit-hours so far: the completed hours and the elapsed part of the current one."""
         frac = now / 3600.0 - self.hour
@@ -343,7 +348,7 @@ class Fleet:
         j, why, storm, then = ev._value
         now = self.env.now
         self._close_all(now, j, why, storm)
-        self._stop(j, now + self.stop_s)
+        self.stop(j, now + self.stop_s)
         if then is not None:
             then(j)
 
@@ -351,15 +356,12 @@ class Fleet:
         """Task ``j`` fails: its connections drop at once, its billing stops; a deployment that
         was to replace it counts it as gone."""
         self._close_all(now, j, "task_failure", storm)
-        self._stop(j, now)
+        self.stop(j, now)
         for r in list(self.rollouts):
             r.failed(j)
 
-    def stop_starting(self, j: int, now: float) -> None:
-        """A task still starting is stopped (a deployment replaces it): billed until now."""
-        self._stop(j, now)
-
-    def _stop(self, j: int, at: float) -> None:
+    def stop(self, j: int, at: float) -> None:
+        """Task ``j`` stops (billed until ``at``)."""
         self.state[j] = STOPPED
         self.stopped_at[j] = at
 

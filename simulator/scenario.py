@@ -718,6 +718,58 @@ class ContainersConfig(Model):
     task_failures: list[TaskFailure] = []
 
 
+class Presence(Model):
+    """Presence: a member's *enter* when its connection opens and its *leave* when the edge
+    closes it (a close frame, or when the edge notices a vanished client) are messages of
+    ``payload_bytes`` to its channel, through the design's publish path (a channel filled from
+    0 to N members gets N(N-1)/2 enter deliveries); each open member also sends
+    ``updates_per_member_per_h`` updates. With ``store``, each event is written to the presence
+    set (the connection table's channel partition, where the design has one). Above
+    ``counts_above`` live members a channel's members are not announced one by one: the channel
+    gets one count update every ``count_interval_s`` while its membership changes."""
+
+    payload_bytes: PosInt = 100  # not a catalog value (the application's choice)
+    updates_per_member_per_h: NonNegFloat = 0.0
+    store: bool = True
+    counts_above: PosInt | None = None
+    count_interval_s: PosFloat = 5.0  # not a catalog value (the application's choice)
+
+
+class Typing(Model):
+    """Typing indicators and other ephemeral events: each open member sends them at
+    ``rate_per_member_per_min`` (Poisson), at most one per ``throttle_s`` when the client
+    throttles (0: no throttle); not stored (no history write, no presence write)."""
+
+    rate_per_member_per_min: PosFloat
+    throttle_s: NonNegFloat = 0.0
+    payload_bytes: PosInt = 50  # not a catalog value (the application's choice)
+
+
+class HistoryOnJoin(Model):
+    """A member that joins (a new connection, not a reconnect after a gap: that is
+    ``app.resume``) fetches the last ``messages`` messages of its channel."""
+
+    messages: PosInt
+
+
+class Fallback(Model):
+    """Clients that cannot use WebSockets (a proxy blocks the upgrade) and poll over HTTP
+    every ``poll_interval_s`` instead; ``share`` of the clients (default: the catalog's
+    ``behaviour.fallback_share``)."""
+
+    share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
+    poll_interval_s: PosFloat = 5.0  # not a catalog value (the application's choice)
+
+
+class Features(Model):
+    """Realtime features that multiply load beyond relaying messages (each off when absent)."""
+
+    presence: Presence | None = None
+    typing: Typing | None = None
+    history_on_join: HistoryOnJoin | None = None
+    fallback: Fallback | None = None
+
+
 class EngineConfig(Model):
     """Numerical knobs of the simulator (not of the system)."""
 
@@ -747,6 +799,7 @@ class Scenario(Model):
     billing: BillingConfig = BillingConfig()
     multi_region: MultiRegionConfig = MultiRegionConfig()
     containers: ContainersConfig = ContainersConfig()
+    features: Features = Features()
     engine: EngineConfig = EngineConfig()
     #: catalog entries that have no ``aws.*`` field, overridden by namespace and entry
     #: (``catalog: {latency: {lambda_init_s: {kind: lognormal, median: 0.5, p99: 1.5}}}``,
@@ -985,6 +1038,20 @@ def scenario_from_dict(raw: dict, overrides: dict[str, Any] | None = None,
 
 
 # -- rules that need the catalog -------------------------------------------------------------------
+def history_store(scn: Scenario) -> tuple[float, int] | None:
+    """``(retention_s, item_overhead_bytes)`` of the store that keeps every message, or None
+    when nothing needs one: resume from history (its settings), history on join or fallback
+    clients that poll (the history resume's defaults: the last hour, 100 bytes of keys)."""
+    r = scn.app.resume
+    if r.kind == "history":
+        return r.retention_s, r.item_overhead_bytes
+    f = scn.features
+    if f.history_on_join is not None or f.fallback is not None:
+        d = HistoryResume.model_fields
+        return d["retention_s"].default, d["item_overhead_bytes"].default
+    return None
+
+
 def design_regions(scn: Scenario) -> list[str]:
     """The Regions a run of ``scn`` uses: the ``multi_region`` design's list, else ``region``."""
     if scn.architecture == "multi_region":

@@ -36,7 +36,7 @@ from simulator.aws.sdk import RetryPolicy
 from simulator.lifecycle.heartbeat import AppHeartbeat
 from simulator.primitives.events import Call
 from simulator.rng import BufferedDraws
-from simulator.scenario import build_dist
+from simulator.scenario import build_dist, history_store
 from simulator.units import MINUTE
 from simulator.workload.population import OPEN
 
@@ -141,8 +141,9 @@ class BasicArchitecture(Design):
         self._delete_on_410 = cleanup.on_410
         self._filter_expired = cleanup.ttl is not None and cleanup.ttl.filter_expired
         self._history_wu = 0
-        if scn.app.resume.kind == "history":
-            per = self.payload.mean + scn.app.resume.item_overhead_bytes
+        self._store = history_store(scn)   # (retention, item overhead) when messages are kept
+        if self._store is not None:
+            per = self.payload.mean + self._store[1]
             self._history_wu = math.ceil(per / params["dynamodb.write_unit_bytes"])
         for k in _COUNTERS:
             self.c[k] += 0.0
@@ -373,9 +374,11 @@ class BasicArchitecture(Design):
         """Bytes held by the history table (messages within the retention)."""
         if not self._history_wu:
             return 0.0
-        keep = min(self.scn.app.resume.retention_s, max(now, 0.0))
+        assert self._store is not None
+        retention, overhead = self._store
+        keep = min(retention, max(now, 0.0))
         rate = self.c["messages.published"] / max(now, 1e-9)
-        return rate * keep * (self.payload.mean + self.scn.app.resume.item_overhead_bytes)
+        return rate * keep * (self.payload.mean + overhead)
 
     # -- end of run ------------------------------------------------------------------------------
     def finalize(self, now: float) -> None:

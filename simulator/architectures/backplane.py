@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.architectures.base import sender_slot
+from simulator.architectures.features import feature_of, open_sender
 from simulator.architectures.fleet import CpuCost
 from simulator.primitives.events import Call
-from simulator.workload.population import OPEN
 
 
 class Backplane:
@@ -68,15 +68,28 @@ class Backplane:
         v = ev._value
         t_pub, nbytes = v[0], v[1]
         reg = self.reg
-        i = sender_slot(self.arch, v, self.c)
-        if i < 0:
-            return
+        fleet = self.fleet
+        feature = feature_of(v)
+        if feature is not None:   # a member's event (a leave's member has left its task)
+            i, key, kind = feature
+            gen = v[4]
+            j = int(fleet.task_of[i]) if i >= 0 and i < fleet.task_of.size else -1
+            if j < 0:
+                running = fleet.running()
+                if running.size == 0:
+                    return   # no task to announce it
+                j = int(running[key % running.size])
+        else:
+            i = sender_slot(self.arch, v, self.c)
+            if i < 0:
+                return
+            reg.last_send[i] = now
+            key, kind, gen = int(reg.channel[i]), None, int(reg.gen[i])
+            j = int(fleet.task_of[i])
         self.c["publishes.attempted"] += 1
-        reg.last_send[i] = now
         self.meter.bytes += nbytes
-        j = int(self.fleet.task_of[i])
-        done = self.fleet.run(j, now, self.cpu_pub.one(), "publish")
-        msg = (t_pub, nbytes, i, int(reg.gen[i]), int(reg.channel[i]), now, done)
+        done = fleet.run(j, now, self.cpu_pub.one(), "publish")
+        msg = (t_pub, nbytes, i, gen, key, now, done, kind)
         Call(self.env, done + self.d_bp() - now, self._at_backplane, msg)
 
     def _subscribers(self, ch: int) -> np.ndarray:
@@ -103,7 +116,7 @@ class Backplane:
     def _fan_out(self, ev) -> None:
         """The subscribed tasks receive the message and write it to their local sockets."""
         now = self.env.now
-        t_pub, nbytes, i, gen, ch, t_task, t_out, t_bp = ev._value
+        t_pub, nbytes, i, gen, ch, t_task, t_out, kind, t_bp = ev._value
         reg = self.reg
         fleet = self.fleet
         c = self.c
@@ -111,21 +124,25 @@ class Backplane:
         w = fleet.held[ch, tasks].astype(np.int64)
         live = reg.live[ch]
         half = reg.half[ch]
-        if not self.echo and reg.gen[i] == gen and reg.state[i] == OPEN:
+        if not self.echo and open_sender(reg, i, gen):
             live -= 1   # the sender's own socket is skipped
             w[np.flatnonzero(tasks == fleet.task_of[i])] -= 1
         n = live + half
         c["messages.published"] += 1
         c["deliveries.attempted"] += n
         reg.last_msg[ch] = now
-        self.arch.integrity.published(ch, now, live)
+        if kind is not None:   # a feature event: not in the integrity ledger
+            c[f"features.{kind}.recipients"] += n
+        else:
+            self.arch.integrity.published(ch, now, live)
         if tasks.size == 0:
             return
         fan = self.cpu_fan.many(tasks.size)
         start, inv = fleet.run_many(tasks, now, fan + w * self.cpu_del)
         c["deliveries.succeeded"] += live
         c["deliveries.stale_lost"] += half
-        self.arch.integrity.posts(live, 0)
+        if kind is None:
+            self.arch.integrity.posts(live, 0)
         c["data_transfer.out_bytes"] += nbytes * n
         self.meter.bytes += nbytes * n
         if n == 0:
@@ -133,7 +150,7 @@ class Backplane:
         first = start + fan * inv
         last = float((first + w * self.cpu_del * inv).max())
         self.rec.bin_add("deliveries_per_s", float(first.min()), last, live)
-        if live and t_pub >= self.warmup:
+        if live and t_pub >= self.warmup and kind is None:
             self._record(t_pub, t_task, t_out, t_bp, now, first, inv, w, live, n, ch)
 
     # -- latencies ------------------------------------------------------------------------------

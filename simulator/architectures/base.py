@@ -352,6 +352,28 @@ class Design:
         for k in SUMMARY_COUNTERS:
             self.c[k] += 0.0
 
+    #: the run's presence and typing events (:mod:`.features`), when any is on
+    features = None
+
+    def message_sources(self, on_arrive, route_applies: bool = True) -> list:
+        """The processes that send messages to ``on_arrive``: the users' publishes
+        (:func:`publish_source`) and the events of the features that are on (presence,
+        typing: :class:`~.features.FeatureEvents`)."""
+        from simulator.architectures.features import FeatureEvents
+
+        sources = [publish_source(self, self.route, on_arrive, route_applies)]
+        f = self.scn.features
+        if f.presence is not None or f.typing is not None:
+            self.features = FeatureEvents(self, on_arrive, route_applies)
+            sources += self.features.sources()
+        return sources
+
+    def store_presence(self, now: float, key: int) -> bool:
+        """A member's presence event is written to the presence set of channel key ``key``;
+        False when the store throttled it. Here the set lives where the connection is held
+        (a managed service's presence, a server's memory or its backplane): nothing billed."""
+        return True
+
     def share(self, host, params, rix: int) -> None:
         """Build on ``host``'s workload, lifecycle and histograms instead of new ones: this
         object is then Region ``rix`` of ``host`` (a design over several Regions), with its own
@@ -394,6 +416,7 @@ class Design:
     def gauges(self) -> dict:
         reg = self.reg
         return {
+            "summary": self.features.summary() if self.features is not None else {},
             "connections_peak_open": self.conns.connected.peak,
             "connections_open_end": reg.n_connected,
             "zombie_rows_end": reg.n_zombie + reg.n_closing,

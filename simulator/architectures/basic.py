@@ -24,9 +24,10 @@ import math
 from collections.abc import Callable
 
 from simulator.architectures.apigw_edge import ApiGatewayEdge
-from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
+from simulator.architectures.base import Design, RegionStack, common_probes
 from simulator.architectures.delivery import DirectFanout
 from simulator.architectures.fanout import Fanout
+from simulator.architectures.features import feature_of
 from simulator.architectures.routing import RegionalEdges
 from simulator.architectures.tiers import SnsFanout, SqsFanout
 from simulator.aws.api_gateway import ApiGateway
@@ -45,7 +46,8 @@ class _Ctx:
     """State of one publish between its events."""
 
     __slots__ = ("t_pub", "start", "sender", "gen", "channel", "nbytes", "pages", "page",
-                 "attempt", "deadline", "record", "remote", "route", "init", "t_run", "cp")
+                 "attempt", "deadline", "record", "remote", "route", "init", "t_run", "cp",
+                 "kind")
     t_pub: float
     start: float
     sender: int
@@ -62,6 +64,7 @@ class _Ctx:
     init: float
     t_run: float
     cp: tuple[float, float, float, float, float, float]
+    kind: str | None   # a feature event's kind (presence, typing), None for a user's message
 
 
 class BasicArchitecture(Design):
@@ -187,7 +190,12 @@ class BasicArchitecture(Design):
 
     # -- the Architecture protocol ---------------------------------------------------------------
     def start(self) -> None:
-        self.conns.start(sources=[publish_source(self, self.route, self._publish_arrive)])
+        self.conns.start(sources=self.message_sources(self._publish_arrive))
+
+    def store_presence(self, now: float, key: int) -> bool:
+        """The presence set is the connection table's channel partition (a put or delete of
+        an item the channel index projects)."""
+        return self.table.write_item(now, key)
 
     def tick(self, now: float, step: float) -> None:
         for r in self.regions.values():
@@ -205,7 +213,11 @@ class BasicArchitecture(Design):
         v = ev._value
         t_pub, nbytes = v[0], v[1]
         reg = self.reg
-        if len(v) > 3:   # the sender was chosen when it sent (a geography)
+        feature = feature_of(v)
+        kind: str | None = None
+        if feature is not None:   # a member's event: it need not be open (a leave)
+            i, key, kind = feature
+        elif len(v) > 3:   # the sender was chosen when it sent (a geography)
             i = v[3]
             if reg.gen[i] != v[4] or reg.state[i] != OPEN:
                 self.c["publishes.sender_gone"] += 1   # its connection closed meanwhile
@@ -214,9 +226,11 @@ class BasicArchitecture(Design):
             i = reg.random_open(self.u())
             if i < 0:
                 return
+        if feature is None:
+            key = int(reg.channel[i])
+            reg.last_send[i] = now
         c = self.c
         c["publishes.attempted"] += 1
-        reg.last_send[i] = now
         if nbytes > self._size_limit:
             self._oversize(now, i, nbytes)
             return
@@ -234,11 +248,12 @@ class BasicArchitecture(Design):
         x.t_pub = t_pub
         x.start = now
         x.sender = i
-        x.gen = reg.gen[i]
-        x.channel = int(reg.channel[i])
+        x.gen = v[4] if feature is not None else reg.gen[i]
+        x.channel = key
         x.nbytes = nbytes
         x.deadline = now + f.timeout
-        x.record = t_pub >= self.warmup
+        x.record = t_pub >= self.warmup and kind is None
+        x.kind = kind
         x.remote = False
         x.route = v[2] if len(v) > 2 else 0.0
         x.init = f.last_init
@@ -287,14 +302,21 @@ class BasicArchitecture(Design):
         c = self.c
         c["deliveries.attempted"] += live + half + gone
         self.reg.last_msg[x.channel] = now
+        if x.kind is not None:
+            c[f"features.{x.kind}.recipients"] += live + half + gone
         if x.remote:   # another Region's part of a message counted where it was published
-            self.integrity.intended += live
+            if x.kind is None:
+                self.integrity.intended += live
             return
         c["messages.published"] += 1
         # the control path's stages (network up, API Gateway, cold start, handler, query) and
         # when the list was in: the fan-outs add theirs
         x.cp = (x.start - x.route - x.t_pub, x.route, x.init, x.t_run - x.start - x.init,
                 now - x.t_run, now)
+        if x.kind is not None:   # a feature event: not in the ledger, not kept in the history
+            if self.cross is not None:
+                self.cross(now, x, self)
+            return
         self.integrity.published(x.channel // self.reg.n_reg, now, live)
         if self._history_wu:
             c["dynamodb.history_write_units"] += self._history_wu
@@ -306,7 +328,8 @@ class BasicArchitecture(Design):
         ``settle_failed`` False its failed posts are left to a retry (not counted)."""
         c = self.c
         c["deliveries.succeeded"] += res.succeeded
-        self.integrity.posts(res.succeeded, res.failed_live if settle_failed else 0)
+        if getattr(x, "kind", None) is None:   # the users' messages (the ledger's)
+            self.integrity.posts(res.succeeded, res.failed_live if settle_failed else 0)
         if res.failed and settle_failed:
             c["deliveries.failed"] += res.failed
         if res.accepted_stale:

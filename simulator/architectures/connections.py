@@ -172,6 +172,10 @@ class Connections:
         self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
                             last_reconnect_s=None) for _ in w.incidents]
         self._calendar: list[tuple[float, int, int]] = []
+        #: called ``(now, slot)`` when a connection opens, and when the edge closes one
+        #: (before its row is released): what features hang on membership (presence)
+        self.on_open: list = []
+        self.on_close: list = []
 
     def oneway(self, loc: int, region: int) -> float:
         """A one-way client <-> Region latency draw for a client at ``loc``."""
@@ -349,6 +353,8 @@ class Connections:
         if a.gap is not None:
             self.edge.resume(now, a)
         heapq.heappush(self._calendar, (session_end, i, int(self.reg.gen[i])))
+        for fn in self.on_open:
+            fn(now, i)
 
     # -- drops: the session goes on ---------------------------------------------------------------
     def drop(self, now: float, i: int, why: str, incident: dict | None = None) -> None:
@@ -446,6 +452,8 @@ class Connections:
     def server_close(self, now: float, i: int) -> None:
         """The edge closes the connection (close frame, timeout, limit): its state is
         cleaned up by the edge (for API Gateway, a row waiting for $disconnect)."""
+        for fn in self.on_close:
+            fn(now, i)
         self.connected.add(now, -1)   # OPEN or HALF_OPEN: billing of minutes stops
         if self.connected_r is not None:
             self.connected_r[int(self.reg.channel[i]) % self.n_reg].add(now, -1)

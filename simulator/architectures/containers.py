@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from simulator.architectures.backplane import Backplane
-from simulator.architectures.base import Design, RegionStack, common_probes, publish_source
+from simulator.architectures.base import Design, RegionStack, common_probes
 from simulator.architectures.fleet import (
     IN_SERVICE,
     STARTING,
@@ -110,8 +110,8 @@ class ContainersArchitecture(Design):
 
     # -- the Architecture protocol ---------------------------------------------------------------
     def start(self) -> None:
-        self.conns.start(sources=[publish_source(self, self.route, self.backplane.arrive,
-                                                 route_applies=False), self._minutes()])
+        self.conns.start(sources=[*self.message_sources(self.backplane.arrive,
+                                                        route_applies=False), self._minutes()])
         cfg = self.scn.containers
         env = self.env
         for d in cfg.deploys:
@@ -217,7 +217,7 @@ class ContainersArchitecture(Design):
         wait = sum(c[f"containers.task_wait_s.{k}"] for k in JOBS)
         dep = fleet.deploys[0] if fleet.deploys else None
         fail = self.failures[0] if self.failures else None
-        g["summary"] = {
+        g["summary"] = {**g["summary"],
             "containers_tasks_initial": self.initial_tasks,
             "containers_tasks_peak": fleet.peak_in_service,
             "containers_tasks_end": int(fleet.in_service().size),

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 
-from simulator.architectures.base import Design, common_probes, publish_source
+from simulator.architectures.base import Design, common_probes
 from simulator.architectures.basic import BasicArchitecture, _Ctx, publishes_in_flight
 from simulator.architectures.routing import RegionalEdges
 from simulator.primitives.events import Call
@@ -101,7 +101,7 @@ class MultiRegionArchitecture(Design):
 
     # -- the Architecture protocol -------------------------------------------------------------
     def start(self) -> None:
-        self.conns.start(sources=[publish_source(self, self.route, self._publish_arrive)])
+        self.conns.start(sources=self.message_sources(self._publish_arrive))
 
     tick = BasicArchitecture.tick   # every Region's Lambda service and table
 
@@ -115,8 +115,13 @@ class MultiRegionArchitecture(Design):
 
     def _publish_arrive(self, ev) -> None:
         """A message reaches the sender's Region."""
-        i = ev._value[3]
-        self.hosts[int(self.reg.channel[i]) % self.n]._publish_arrive(ev)
+        v = ev._value
+        key = v[6] if len(v) > 5 else int(self.reg.channel[v[3]])   # a feature event's own
+        self.hosts[key % self.n]._publish_arrive(ev)
+
+    def store_presence(self, now: float, key: int) -> bool:
+        """Written to the member's Region's replica of the table (replicated like its rows)."""
+        return self.hosts[key % self.n].store_presence(now, key)
 
     # -- cross-Region ------------------------------------------------------------------------------
     def _cross(self, now: float, x, origin: BasicArchitecture) -> None:
@@ -141,7 +146,7 @@ class MultiRegionArchitecture(Design):
                     hb.c["eventbridge.throttled"] += 1
                     self.rec.breaches.add(clock, "eventbridge.put_events_per_s",
                                           "eventbridge:PutEvents", hb.region)
-                    self._part_failed(hb, key, "eventbridge_throttle")
+                    self._part_failed(hb, key, "eventbridge_throttle", x.kind)
                     continue
                 hb.c["eventbridge.events"] += 1
                 origin.c["cross_region.bytes"] += x.nbytes
@@ -156,18 +161,23 @@ class MultiRegionArchitecture(Design):
             y.channel = key
             y.nbytes = x.nbytes
             y.record = x.record
+            y.kind = x.kind
             y.remote = True
             y.cp = x.cp
             Call(self.env, now - clock + delay, self._relay, (b, y))
 
-    def _part_failed(self, hb, key: int, why: str) -> None:
-        """Region ``hb``'s part of a message is not delivered: its live recipients lose it."""
+    def _part_failed(self, hb, key: int, why: str, kind: str | None) -> None:
+        """Region ``hb``'s part of a message is not delivered: its live recipients lose it
+        (a feature event's, ``kind``, are not in the integrity ledger)."""
         reg = self.reg
         live = reg.live[key]
         hb.c["cross_region.failed"] += 1
         hb.c[f"cross_region.failed.{why}"] += 1
         hb.c["deliveries.attempted"] += live
         hb.c["deliveries.failed"] += live
+        if kind is not None:
+            hb.c[f"features.{kind}.recipients"] += live
+            return
         self.integrity.intended += live
         self.integrity.posts(0, live)
 
@@ -178,12 +188,12 @@ class MultiRegionArchitecture(Design):
         hb = self.hosts[b]
         now = self.env.now
         if not self.router.up[b]:
-            self._part_failed(hb, y.channel, "region_down")
+            self._part_failed(hb, y.channel, "region_down", y.kind)
             return
         f = hb.f_default
         t = f.begin(now)
         if t is None:
-            self._part_failed(hb, y.channel, "lambda_throttle")
+            self._part_failed(hb, y.channel, "lambda_throttle", y.kind)
             return
         y.start = now
         y.deadline = now + f.timeout

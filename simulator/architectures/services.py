@@ -33,10 +33,10 @@ from simulator.architectures.base import (
     Design,
     RegionStack,
     common_probes,
-    publish_source,
     sender_slot,
 )
 from simulator.architectures.connections import StatelessEdge
+from simulator.architectures.features import feature_of, open_sender
 from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
 from simulator.primitives.events import Call
@@ -44,7 +44,8 @@ from simulator.primitives.token_bucket import TokenBucket
 from simulator.units import MINUTE
 
 COUNTERS = ("service.operations", "service.messages", "service.keepalives",
-            "service.channel_seconds", "service.deliveries_refused")
+            "service.channel_seconds", "service.deliveries_refused",
+            "features.presence.store_write_units")
 
 
 class ServiceSpec:
@@ -62,6 +63,8 @@ class ServiceSpec:
 
     ns = ""
     end_to_end = False
+    #: whether presence needs the application's own store (the service has none)
+    presence_store = False
 
     def limits(self, p, scn) -> dict:
         raise NotImplementedError
@@ -76,6 +79,7 @@ class AppSyncSpec(ServiceSpec):
 
     ns = "appsync"
     end_to_end = False
+    presence_store = True     # AppSync Events has no presence: the application's table
 
     def limits(self, p, scn) -> dict:
         return {
@@ -96,6 +100,7 @@ class AppSyncSpec(ServiceSpec):
             "appsync.operations": c["service.operations"],
             "appsync.connection_minutes": connected_minutes,
             "data_transfer.internet_gb": out_bytes / 1e9,
+            "dynamodb.write_request_units": c["features.presence.store_write_units"],
         }
 
 
@@ -194,6 +199,8 @@ class ServiceArchitecture(Design):
         self.edge = ServiceEdge(self)
         self.conns.attach(RegionalEdges([self.edge], self.router, self.conns))
         self.broadcast = Broadcast(self)
+        self._presence_wu = math.ceil(scn.aws.dynamodb.item_bytes
+                                      / params["dynamodb.write_unit_bytes"])
         self.regions = {self.region: RegionStack(self.region, self.edge, None, None,
                                                  self.broadcast)}
         for k in COUNTERS:
@@ -209,8 +216,16 @@ class ServiceArchitecture(Design):
 
     # -- the Architecture protocol ---------------------------------------------------------------
     def start(self) -> None:
-        self.conns.start(sources=[publish_source(self, self.route, self.broadcast.arrive,
-                                                 route_applies=False)])
+        self.conns.start(sources=self.message_sources(self.broadcast.arrive,
+                                                      route_applies=False))
+
+    def store_presence(self, now: float, key: int) -> bool:
+        """Where the service has no presence of its own (``spec.presence_store``), the
+        application keeps the set in a DynamoDB table (a write request unit per event,
+        on demand; not throttled here)."""
+        if self.spec.presence_store:   # a put or delete of an item the channel index projects
+            self.c["features.presence.store_write_units"] += 2 * self._presence_wu
+        return True
 
     def tick(self, now: float, step: float) -> None:
         self.broadcast.tick(now, step)
@@ -289,13 +304,18 @@ class Broadcast:
         t_pub, nbytes = v[0], v[1]
         reg = self.reg
         arch = self.arch
-        i = sender_slot(arch, v, self.c)
-        if i < 0:
-            return
+        feature = feature_of(v)
+        if feature is not None:   # a member's event: it need not be open (a leave)
+            i, ch, kind = feature
+            sender_open = open_sender(reg, i, v[4])
+        else:
+            i = sender_slot(arch, v, self.c)
+            if i < 0:
+                return
+            reg.last_send[i] = now
+            ch, kind, sender_open = int(reg.channel[i]), None, True
         c = self.c
         c["publishes.attempted"] += 1
-        reg.last_send[i] = now
-        ch = int(reg.channel[i])
         if nbytes > self.max_bytes:
             self._refused(now, "oversize", f"{self.ns}.max_message_bytes")
             return
@@ -318,13 +338,16 @@ class Broadcast:
         units = self._units(nbytes)
         c["service.operations"] += units
         c["service.messages"] += 1
-        live = reg.live[ch] - (0 if self.echo else 1)
+        live = reg.live[ch] - (0 if self.echo or not sender_open else 1)
         half = reg.half[ch]
         n = live + half
         c["messages.published"] += 1
         c["deliveries.attempted"] += n
         reg.last_msg[ch] = now
-        self.arch.integrity.published(ch, now, live)
+        if kind is not None:   # a feature event: not in the integrity ledger
+            c[f"features.{kind}.recipients"] += n
+        else:
+            self.arch.integrity.published(ch, now, live)
         if n == 0:
             return
         ok_live, ok_half = live, half
@@ -341,12 +364,13 @@ class Broadcast:
         c["deliveries.succeeded"] += ok_live
         self.rec.bin_add("deliveries_per_s", now, now, ok_live)
         c["deliveries.stale_lost"] += ok_half
-        self.arch.integrity.posts(ok_live, live - ok_live)
+        if kind is None:
+            self.arch.integrity.posts(ok_live, live - ok_live)
         written = ok_live + ok_half
         c["service.operations"] += units * written
         c["service.messages"] += written
         c["data_transfer.out_bytes"] += nbytes * written
-        if ok_live and t_pub >= self.warmup:
+        if ok_live and t_pub >= self.warmup and kind is None:
             self._record(now - t_pub, ok_live, ch, int(reg.loc[i]))
 
     def _record(self, base: float, n: int, ch: int = 0, sender_loc: int = 0) -> None:

@@ -45,7 +45,7 @@ class _Shard:
 
     __slots__ = ("t_pub", "channel", "nbytes", "record", "live", "half", "gone", "done_live",
                  "done_half", "dup_live", "dup_half", "enqueued", "tries", "attempt", "start",
-                 "deadline", "receives", "batch", "queued", "cp")
+                 "deadline", "receives", "batch", "queued", "cp", "kind")
 
     def __init__(self, x, live: int, half: int, gone: int, now: float):
         self.t_pub = x.t_pub
@@ -53,6 +53,7 @@ class _Shard:
         self.channel = x.channel
         self.nbytes = x.nbytes
         self.record = x.record
+        self.kind = x.kind    # a feature event's (not in the integrity ledger), or None
         self.live = live
         self.half = half
         self.gone = gone
@@ -130,7 +131,8 @@ class _WorkerTier:
         self._unwait(s)
         if s.n:
             self.c["deliveries.failed"] += s.n
-            self.host.integrity.posts(0, s.live)
+            if s.kind is None:
+                self.host.integrity.posts(0, s.live)
         s.live = s.half = s.gone = 0
 
     # -- a worker reads its shard and posts -----------------------------------------------------------
@@ -509,7 +511,8 @@ class SqsFanout(_WorkerTier):
     def _dup_done(self, s: _Shard, res) -> None:
         c = self.c
         c["deliveries.duplicates"] += res.succeeded
-        self.host.integrity.duplicated += res.succeeded
+        if s.kind is None:
+            self.host.integrity.duplicated += res.succeeded
         billed = res.succeeded + res.accepted_stale
         if billed:
             units = self.host.apigw.units(s.nbytes)

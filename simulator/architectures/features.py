@@ -1,0 +1,214 @@
+"""Realtime features that multiply a design's load: presence and typing indicators
+(``scenario.features``), as events that travel the design's own publish path.
+
+Every design receives messages through one callback, ``on_arrive(ev)`` with
+``ev._value = (t_pub, nbytes, route[, slot, gen])``. A feature event adds its kind and the
+channel key it goes to: ``(t_pub, nbytes, route, slot, gen, kind, key)``, where ``slot`` is
+the member it is about (-1 for a channel's count update). The design treats it as a message
+to that channel (admission, billing, fan-out, limits) with three differences, read from the
+tuple's length (:func:`feature_of`): its sender need not be open (a leave is announced after
+the member is gone), it is not written to the message history, and its latency is not
+recorded (the delivery histogram stays the latency of the users' messages; what the events
+do to it is what they add).
+
+* **Presence.** A member's *enter* is sent by its client once its connection opens (one way
+  plus the edge's routing later); its *leave* is announced when the edge closes the
+  connection (a close frame at once; a vanished client when the edge notices it).
+  ``updates_per_member_per_h`` more per open member. Filling a channel from 0 to N members
+  delivers N(N-1)/2 enters. With ``store``, each enter, leave and update is first written to
+  the presence set (:meth:`Design.store_presence`: the connection table's channel partition
+  in the API Gateway designs). Above ``counts_above`` live members the channel's members are
+  not announced: the channel gets one count update every ``count_interval_s`` while its
+  membership changes (Pusher's subscription counts, PubNub's interval mode).
+* **Typing** (ephemeral events): each open member sends them at a rate; a client that sends
+  at most one per ``throttle_s`` after a Poisson stream of rate r sends r / (1 + r k) (a
+  non-paralysable dead time); the members' streams are pooled as one Poisson stream.
+
+Each feature draws from its own random streams, so the users' messages are the same draws
+with a feature on or off (common random numbers), and a feature that is off draws nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.primitives.events import Call
+from simulator.workload.population import OPEN
+
+#: the kinds of feature events and whether a member's client sends them (else the server)
+CLIENT_SENT = {"enter": True, "update": True, "typing": True, "leave": False, "count": False}
+#: the kinds written to the presence set (with ``presence.store``)
+STORED = ("enter", "leave", "update")
+KINDS = tuple(CLIENT_SENT)
+
+
+def feature_of(v) -> tuple[int, int, str] | None:
+    """``(slot, channel key, kind)`` of a feature event's tuple ``v``; None for a message."""
+    if len(v) > 5:
+        return v[3], v[6], v[5]
+    return None
+
+
+class _Uniform:
+    mean = 0.5
+
+    def sample(self, rng, n):
+        return rng.random(n)
+
+
+class FeatureEvents:
+    """The presence and typing events of one run, sent to the design's ``on_arrive``.
+
+    Parameters
+    ----------
+    arch : Design
+    on_arrive : callable
+        The design's arrival of a message (``publish_source``'s).
+    route_applies : bool
+        Whether the edge's routing step delays a client's message (API Gateway), as in
+        ``publish_source``.
+    """
+
+    def __init__(self, arch, on_arrive, route_applies: bool = True):
+        f = arch.scn.features
+        self.arch = arch
+        self.env = arch.env
+        self.reg = arch.reg
+        self.c = arch.c
+        self.geo = arch.geo
+        self.on_arrive = on_arrive
+        self.presence = f.presence
+        self.typing = f.typing
+        s = arch.s
+        self.u = s.buffered("features.choices", _Uniform())
+        self.d_up = s.buffered("features.network", arch.oneway)
+        self.d_route = s.buffered("features.route", arch.route) if route_applies else None
+        self.dirty: dict[int, bool] = {}     # channel keys whose count changed since the last update
+        for k in KINDS:
+            self.c[f"features.{k}.sent"] += 0.0
+            self.c[f"features.{k}.recipients"] += 0.0
+        self.c["features.presence.store_writes"] += 0.0
+        self.c["features.presence.store_throttled"] += 0.0
+        if self.presence is not None:
+            arch.conns.on_open.append(self.entered)
+            arch.conns.on_close.append(self.left)
+
+    @property
+    def on(self) -> bool:
+        return self.presence is not None or self.typing is not None
+
+    def sources(self) -> list:
+        """The processes of the features that are on."""
+        out = []
+        p, t = self.presence, self.typing
+        if p is not None and p.updates_per_member_per_h > 0:
+            out.append(self._members_send("update", p.updates_per_member_per_h / 3600.0,
+                                          p.payload_bytes))
+        if p is not None and p.counts_above is not None:
+            out.append(self._count_updates())
+        if t is not None:
+            r = t.rate_per_member_per_min / 60.0
+            out.append(self._members_send("typing", r / (1.0 + r * t.throttle_s),
+                                          t.payload_bytes))
+        return out
+
+    # -- presence ----------------------------------------------------------------------------
+    def entered(self, now: float, i: int) -> None:
+        """Member ``i``'s connection opened: its client sends its enter."""
+        self._member_event(now, i, "enter")
+
+    def left(self, now: float, i: int) -> None:
+        """The edge closes member ``i``'s connection: its leave is announced."""
+        self._member_event(now, i, "leave")
+
+    def _member_event(self, now: float, i: int, kind: str) -> None:
+        reg = self.reg
+        key = int(reg.channel[i])
+        above = self.presence.counts_above
+        if above is not None and reg.live[key] > above:
+            self.dirty[key] = True     # a count update will announce it
+            self._store(now, kind, key)
+            return
+        self._send(now, i, key, kind, self.presence.payload_bytes)
+
+    def _count_updates(self):
+        """Every ``count_interval_s``: one count update to each channel whose membership
+        changed (sent by the server: no sender, every live member receives it)."""
+        env = self.env
+        step = self.presence.count_interval_s
+        while True:
+            yield env.timeout(step)
+            keys, self.dirty = list(self.dirty), {}
+            for key in keys:
+                self._send(env.now, -1, key, "count", self.presence.payload_bytes)
+
+    # -- events members send at a rate ------------------------------------------------------
+    def _members_send(self, kind: str, rate: float, nbytes: int):
+        """Poisson per window at ``rate`` per open member: each from a member chosen when it
+        sends."""
+        env = self.env
+        reg = self.reg
+        rng = self.arch.s[f"features.{kind}"]
+        W = self.arch.scn.engine.window_s
+        while True:
+            n = rng.poisson(rate * reg.n_open * W)
+            for t in np.sort(rng.uniform(0, W, n)).tolist():
+                Call(env, t, self._member_sends, (kind, nbytes))
+            yield env.timeout(W)
+
+    def _member_sends(self, ev) -> None:
+        kind, nbytes = ev._value
+        i = self.reg.random_open(self.u())
+        if i >= 0:
+            self._send(self.env.now, i, int(self.reg.channel[i]), kind, nbytes)
+
+    # -- to the design -----------------------------------------------------------------------
+    def _send(self, now: float, i: int, key: int, kind: str, nbytes: int) -> None:
+        """The event leaves its origin at ``now``: a client's after its uplink (and the
+        edge's routing), the server's at once."""
+        self.c[f"features.{kind}.sent"] += 1
+        delay = route = 0.0
+        gen = int(self.reg.gen[i]) if i >= 0 else 0
+        if CLIENT_SENT[kind]:
+            if self.geo is not None:
+                delay = self.geo.oneway(int(self.reg.loc[i]), key % self.reg.n_reg)
+            else:
+                delay = self.d_up()
+            if self.d_route is not None:
+                route = self.d_route()
+        Call(self.env, delay + route, self._arrive, (now, nbytes, route, i, gen, kind, key))
+
+    def _arrive(self, ev) -> None:
+        """The event reaches the design: written to the presence set, then published."""
+        v = ev._value
+        self._store(self.env.now, v[5], v[6])
+        self.on_arrive(ev)
+
+    def _store(self, now: float, kind: str, key: int) -> None:
+        """An enter, leave or update is written to the presence set (``presence.store``)."""
+        p = self.presence
+        if p is None or not p.store or kind not in STORED:
+            return
+        self.c["features.presence.store_writes"] += 1
+        if not self.arch.store_presence(now, key):
+            self.c["features.presence.store_throttled"] += 1
+
+    # -- results ----------------------------------------------------------------------------
+    def summary(self) -> dict:
+        """``features_<kind>_events`` (sent) and ``features_<kind>_recipients`` (deliveries
+        the design attempted for them), for the features that are on."""
+        if not self.on:
+            return {}
+        c = self.c
+        out: dict = {}
+        for k in KINDS:
+            out[f"features_{k}_events"] = int(c[f"features.{k}.sent"])
+            out[f"features_{k}_recipients"] = int(c[f"features.{k}.recipients"])
+        out["features_presence_store_writes"] = int(c["features.presence.store_writes"])
+        out["features_presence_store_throttled"] = int(c["features.presence.store_throttled"])
+        return out
+
+
+def open_sender(reg, i: int, gen: int) -> bool:
+    """Whether slot ``i`` is still the open connection of generation ``gen``."""
+    return i >= 0 and reg.state[i] == OPEN and reg.gen[i] == gen

@@ -1,0 +1,134 @@
+"""Realtime features that multiply load (presence, typing): exact counts of the events a
+channel's membership produces, on every design; the typing rate against its thinned Poisson
+stream; the presence set's writes; the users' messages unchanged by the features' own random
+streams; and the direction of the features' effect on the users' latency."""
+
+import math
+
+import pytest
+
+import simulator as sim
+from tests.conftest import small
+
+DESIGNS = ("basic", "sns", "sqs", "appsync", "managed", "containers")
+
+#: N clients join one channel one at a time (minutes apart), stay, and send nothing
+N = 20
+FILL = {
+    "duration_s": 7100.0, "warmup_s": 0.0, "seed": 3,
+    "workload.clients": N,
+    "workload.initially_connected": 0.0,
+    "workload.arrivals": {"profile": "ramp", "ramp_s": 7000.0},
+    "workload.session_s": {"kind": "fixed", "value": 1.0e7},
+    "workload.channels.size": {"kind": "fixed", "value": N},
+    "workload.publish.rate_per_client_per_s": 0.0,
+    "workload.heartbeat": {"kind": "app", "interval_s": 300.0},
+    "workload.blips.per_client_per_h": 0.0,
+}
+
+
+def _fill(design: str, presence: dict, result: bool = False):
+    scn = small("chat-basic", architecture=design, **FILL,
+                **{"features.presence": presence})
+    res = sim.run(scn, progress=False)
+    return res if result else res.summary
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_filling_a_channel_delivers_n_choose_2_enters(design):
+    """A channel filled from 0 to N members one at a time: the k-th member's enter reaches
+    the k - 1 already there, N(N-1)/2 in all; every enter is written to the presence set."""
+    s = _fill(design, {})
+    assert s["connections_established"] == N
+    assert s["features_enter_events"] == N
+    assert s["features_enter_recipients"] == N * (N - 1) // 2
+    assert s["features_leave_events"] == 0
+    assert s["features_presence_store_writes"] == N
+
+
+@pytest.mark.parametrize("design", ("basic", "managed", "containers"))
+def test_counts_above_a_size_replace_member_events(design):
+    """With ``counts_above: K`` the first K members are announced one by one (K(K-1)/2
+    deliveries); the later joins are announced by count updates, one at the end of each 5 s
+    interval that had a join, to every member present then. The join times are read from the
+    connections' time series (1 s steps, which the intervals' ends fall on)."""
+    K, step = 8, 5.0
+    res = _fill(design, {"counts_above": K}, result=True)
+    s = res.summary
+    opened = res.timeseries["connections_open"]
+    joins = opened.index[opened.diff().fillna(opened.iloc[0]) > 0].to_numpy()
+    assert joins.size == N
+    ends = sorted({math.ceil(t / step) * step for t in joins[K:]})
+    assert s["features_enter_events"] == K
+    assert s["features_enter_recipients"] == K * (K - 1) // 2
+    assert s["features_count_events"] == len(ends)
+    assert s["features_count_recipients"] == sum(int((joins <= e).sum()) for e in ends)
+
+
+def test_presence_writes_are_the_tables_write_units():
+    """In the API Gateway designs the presence set is the connection table's channel
+    partition: each enter costs a put of an indexed item, the same units as a connection
+    row's put, so the table's write units grow by exactly that much."""
+    scn = small("chat-basic", **FILL)
+    off = sim.run(scn, progress=False).summary
+    on = _fill("basic", {})
+    item_wu = math.ceil(scn.aws.dynamodb.item_bytes / sim.resolve(scn)["dynamodb.write_unit_bytes"])
+    assert on["dynamodb_write_units"] - off["dynamodb_write_units"] == N * 2 * item_wu
+
+
+def test_typing_rate_is_the_throttled_poisson_rate():
+    """Typing at r per member per second, at most one per k seconds: r / (1 + r k) per open
+    member (a non-paralysable dead time); the count is within 4 Poisson standard errors."""
+    r, k, n, T = 0.5, 3.0, 1000, 200.0
+    scn = small("chat-basic", architecture="managed", duration_s=T, warmup_s=0.0,
+                **{"workload.clients": n, "workload.session_s": {"kind": "fixed", "value": 1e7},
+                   "workload.blips.per_client_per_h": 0.0,
+                   "features.typing": {"rate_per_member_per_min": r * 60, "throttle_s": k}})
+    s = sim.run(scn, progress=False).summary
+    expected = n * T * r / (1 + r * k)
+    assert abs(s["features_typing_events"] - expected) < 4 * math.sqrt(expected)
+    assert s["features_enter_events"] == 0     # presence is off
+
+
+def test_users_messages_are_the_same_draws_with_features_on():
+    """The features draw from their own streams: with typing and presence on, the users'
+    messages (the integrity ledger's intended recipients, the publish stream's draws) are
+    those of the run without them, on a design where the extra load cannot refuse any."""
+    base = {"duration_s": 120.0, "warmup_s": 20.0, "architecture": "managed"}
+    off = sim.run(small("chat-basic", **base), progress=False)
+    on = sim.run(small("chat-basic", **base, **{
+        "features.presence": {"updates_per_member_per_h": 6},
+        "features.typing": {"rate_per_member_per_min": 2}}), progress=False)
+    assert on.summary["features_typing_events"] > 0
+    assert on.counters["integrity.intended"] == off.counters["integrity.intended"]
+    sent = sum(on.summary[f"features_{k}_events"] for k in ("enter", "leave", "update", "typing"))
+    assert on.counters["messages.published"] - sent == off.counters["messages.published"]
+    assert any(k.startswith("features.") for k in on.drawn)
+    assert not any(k.startswith("features.") for k in off.drawn)
+
+
+def test_presence_in_a_big_channel_slows_the_users_messages():
+    """Direction: 2,000 viewers of one channel joining within a minute on the basic design
+    with a 2,000 requests/s account throttle: their enters' posts take the throttle's tokens,
+    so the users' messages wait longer and some of their posts are throttled out (and enters
+    are refused); with counts above 100 members the effect is gone."""
+    base = {"duration_s": 180.0, "warmup_s": 0.0, "workload.clients": 2000,
+            "workload.initially_connected": 0.0,
+            "workload.arrivals": {"profile": "ramp", "ramp_s": 60.0},
+            "workload.session_s": {"kind": "fixed", "value": 1e7},
+            "workload.channels.size": {"kind": "fixed", "value": 2000},
+            "workload.publish": {"total_rate_per_s": 0.5,
+                                 "payload_bytes": {"kind": "fixed", "value": 200}},
+            "aws.api_gateway.account_throttle_rps": 2000.0}
+
+    def p99(presence):
+        extra = {} if presence is None else {"features.presence": presence}
+        return sim.run(small("chat-basic", **base, **extra), progress=False).summary
+
+    off, on, counted = p99(None), p99({}), p99({"counts_above": 100})
+    assert on["features_enter_recipients"] > 1e5
+    assert on["latency_p99_ms"] > 1.3 * off["latency_p99_ms"]
+    assert on["messages_lost"] > 0 == off["messages_lost"]   # the users' posts throttled out
+    assert on["publishes_rejected"] > 0                       # enters refused by the throttle
+    assert counted["latency_p99_ms"] < 1.1 * off["latency_p99_ms"]
+    assert counted["cost_usd_per_month"] < on["cost_usd_per_month"]

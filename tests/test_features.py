@@ -8,6 +8,7 @@ import math
 import pytest
 
 import simulator as sim
+from simulator.errors import ScenarioErrors
 from tests.conftest import small
 
 DESIGNS = ("basic", "sns", "sqs", "appsync", "managed", "containers")
@@ -132,3 +133,52 @@ def test_presence_in_a_big_channel_slows_the_users_messages():
     assert on["publishes_rejected"] > 0                       # enters refused by the throttle
     assert counted["latency_p99_ms"] < 1.1 * off["latency_p99_ms"]
     assert counted["cost_usd_per_month"] < on["cost_usd_per_month"]
+
+
+@pytest.mark.parametrize("design", ("basic", "sqs", "managed", "containers"))
+def test_every_join_asks_for_the_history_it_can_have(design):
+    """History on join: each of the N joins (none is a reconnect after a gap) sends one
+    request, for as many of the last m messages as its channel has had (none here: nobody
+    publishes)."""
+    scn = small("chat-basic", architecture=design, **FILL,
+                **{"features.history_on_join": {"messages": 25}})
+    s = sim.run(scn, progress=False).summary
+    assert s["features_join_history_requests"] == N
+    assert s["features_join_history_messages"] == 0
+    assert s["features_join_history_failed"] == 0
+
+
+def test_managed_history_is_billed_per_message_retrieved_and_stored():
+    """On the managed service each message retrieved from history is a billed message, and
+    each user message kept for it one more (Ably's message counting): the service's messages
+    grow by exactly the retrieved plus the users' messages, counted apart."""
+    base = {"architecture": "managed", "duration_s": 200.0, "warmup_s": 0.0,
+            "workload.clients": 400}
+    off = sim.run(small("chat-basic", **base), progress=False)
+    on = sim.run(small("chat-basic", **base,
+                       **{"features.history_on_join": {"messages": 20}}), progress=False)
+    got = on.summary["features_join_history_messages"]
+    assert got > 0
+    users = on.counters["messages.published"]
+    assert users == off.counters["messages.published"]
+    assert on.counters["service.messages"] - off.counters["service.messages"] == got + users
+
+
+def test_history_on_join_costs_reads_and_posts_on_the_api_gateway_designs():
+    """Direction, basic design: the requests are billed messages, each message retrieved a
+    post, and the history table is read and written; the users' latency is untouched."""
+    base = {"duration_s": 200.0, "warmup_s": 20.0, "workload.clients": 2000}
+    off = sim.run(small("chat-basic", **base), progress=False).summary
+    on = sim.run(small("chat-basic", **base, **{"features.history_on_join": {"messages": 20}}),
+                 progress=False).summary
+    assert on["features_join_history_messages"] > 0
+    assert on["dynamodb_read_units"] + on["history_read_units"] >= off["dynamodb_read_units"]
+    assert on["history_write_units"] > 0 == off["history_write_units"]
+    assert on["cost_usd_per_month"] > off["cost_usd_per_month"]
+    assert on["latency_p99_ms"] == off["latency_p99_ms"]
+
+
+def test_appsync_has_no_history_to_join_with():
+    """AppSync Events keeps no messages: asking for history on join is refused by name."""
+    with pytest.raises(ScenarioErrors, match="features.history_on_join.*keeps no message"):
+        small("chat-basic", architecture="appsync", **{"features.history_on_join": {"messages": 5}})

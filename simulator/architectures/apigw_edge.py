@@ -404,26 +404,48 @@ class ApiGatewayEdge:
         if not integ.history:
             integ.gap_reconnected(a.gap, now, resume_ok=False)
             return
-        f = self.f_default
-        c = self.c
-        c["resume.requests"] += 1
-        c["apigw.messages.inbound"] += 1
-        t = f.begin(now) if self.apigw.admit(now, "api_gateway:$default") else None
+        t = self._request(now, "resume")
         if t is None:
-            c["resume.failed"] += 1
             integ.gap_reconnected(a.gap, now, resume_ok=False)
             return
         n, dup = integ.gap_reconnected(a.gap, now, resume_ok=True)
+        self._fetch(now, t, n, "resume", self.resume_cfg.item_overhead_bytes)
+
+    def join_history(self, now: float, n: int, overhead_bytes: int) -> float | None:
+        """A member that joined asks for its channel's last ``n`` messages (history on join):
+        the same request, Query and posts as a resume; returns when the last post is sent,
+        None when the request was refused."""
+        t = self._request(now, "join_history")
+        if t is None:
+            return None
+        return self._fetch(now, t, n, "join_history", overhead_bytes)
+
+    def _request(self, now: float, what: str) -> float | None:
+        """A client's request for past messages: a billed message that invokes $default;
+        when its handler starts, or None when the throttle or Lambda refused it."""
+        c = self.c
+        c[f"{what}.requests"] += 1
+        c["apigw.messages.inbound"] += 1
+        t = self.f_default.begin(now) if self.apigw.admit(now, "api_gateway:$default") else None
+        if t is None:
+            c[f"{what}.failed"] += 1
+        return t
+
+    def _fetch(self, now: float, t: float, n: int, what: str, overhead_bytes: int) -> float:
+        """$default (its handler started at ``t``) reads ``n`` messages from the history
+        table and posts each to the client; returns when it is done."""
+        c = self.c
         if n:
-            nbytes = n * (self.payload.mean + self.resume_cfg.item_overhead_bytes)
+            nbytes = n * (self.payload.mean + overhead_bytes)
             for page in self.table.pages_of(nbytes):
-                c["resume.read_units"] += self.table.read_units(page)
+                c[f"{what}.read_units"] += self.table.read_units(page)
                 t += self.d_page() + page / MB * self.d_s_per_mb()
             granted = self.apigw.admit(now, "api_gateway:@connections", n)
-            c["resume.posts"] += n
-            c["resume.throttled_posts"] += n - granted
+            c[f"{what}.posts"] += n
+            c[f"{what}.throttled_posts"] += n - granted
             units = self.apigw.units(self.payload.mean)
             c["apigw.messages.outbound"] += units * n
             c["data_transfer.out_bytes"] += self.payload.mean * n
             t += np.ceil(n / self.P) * self.post_mean
-        f.finish(now, t)
+        self.f_default.finish(now, t)
+        return t

@@ -57,6 +57,8 @@ class Backplane:
         self.cpu_del = p["containers.cpu_per_delivery_s"]
         self.rng = arch.s["containers.delivery"]
         self.echo = arch.scn.workload.publish.echo_to_sender
+        #: whether the channels keep their last messages in the cache (history on join)
+        self.keep = arch.scn.features.history_on_join is not None
         self.warmup = arch.scn.warmup_s
         self.sample_above = arch.scn.engine.fanout_sample_above
         self.sample_k = arch.scn.engine.fanout_sample_k
@@ -92,6 +94,16 @@ class Backplane:
         msg = (t_pub, nbytes, i, gen, key, now, done, kind)
         Call(self.env, done + self.d_bp() - now, self._at_backplane, msg)
 
+    def history(self, now: float, i: int, n: int) -> float:
+        """A member's request for its channel's last ``n`` messages (history on join): its
+        task reads the list the channel keeps in the cache and writes them to the socket (the
+        CPU of a request and of ``n`` deliveries, queued as one job; the cache's round trip
+        added after it); returns when the last is written."""
+        j = int(self.fleet.task_of[i])
+        self.c["join_history.requests"] += 1
+        work = self.cpu_pub.one() + n * self.cpu_del
+        return self.fleet.run(j, now, work, "connect") + 2 * self.d_bp()
+
     def _subscribers(self, ch: int) -> np.ndarray:
         """The tasks subscribed to channel ``ch`` now."""
         fleet = self.fleet
@@ -106,6 +118,8 @@ class Backplane:
         ch, nbytes = msg[4], msg[1]
         k = ch % self.shards    # all_tasks: one shard (classic pub/sub does not shard)
         n_sub = self._subscribers(ch).size
+        if self.keep and msg[7] is None:   # a user's message is also pushed to the channel's list
+            n_sub += 1
         service = max((1 + n_sub) * self.msg_s, (1 + n_sub) * nbytes * self.s_per_byte)
         start = max(now, self.free_at[k])
         self.free_at[k] = done = start + service

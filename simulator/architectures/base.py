@@ -354,19 +354,29 @@ class Design:
 
     #: the run's presence and typing events (:mod:`.features`), when any is on
     features = None
+    #: history on join (:class:`~.features.JoinHistory`), when it is on
+    history_on_join = None
 
     def message_sources(self, on_arrive, route_applies: bool = True) -> list:
         """The processes that send messages to ``on_arrive``: the users' publishes
         (:func:`publish_source`) and the events of the features that are on (presence,
         typing: :class:`~.features.FeatureEvents`)."""
-        from simulator.architectures.features import FeatureEvents
+        from simulator.architectures.features import FeatureEvents, JoinHistory
 
         sources = [publish_source(self, self.route, on_arrive, route_applies)]
         f = self.scn.features
         if f.presence is not None or f.typing is not None:
             self.features = FeatureEvents(self, on_arrive, route_applies)
             sources += self.features.sources()
+        if f.history_on_join is not None:
+            self.history_on_join = JoinHistory(self)
         return sources
+
+    def join_history(self, now: float, i: int, n: int) -> float | None:
+        """Member ``i``'s request for its channel's last ``n`` messages reaches the design at
+        ``now``: serve it; returns when the last message is written to the client, None when
+        the request is refused."""
+        raise NotImplementedError(f"history on join is not modelled for {self.name!r}")
 
     def store_presence(self, now: float, key: int) -> bool:
         """A member's presence event is written to the presence set of channel key ``key``;
@@ -416,7 +426,9 @@ class Design:
     def gauges(self) -> dict:
         reg = self.reg
         return {
-            "summary": self.features.summary() if self.features is not None else {},
+            "summary": {**(self.features.summary() if self.features is not None else {}),
+                        **(self.history_on_join.summary()
+                           if self.history_on_join is not None else {})},
             "connections_peak_open": self.conns.connected.peak,
             "connections_open_end": reg.n_connected,
             "zombie_rows_end": reg.n_zombie + reg.n_closing,

@@ -192,6 +192,12 @@ class BasicArchitecture(Design):
     def start(self) -> None:
         self.conns.start(sources=self.message_sources(self._publish_arrive))
 
+    def join_history(self, now: float, i: int, n: int) -> float | None:
+        """Over the socket: a billed message, $default, a Query of the history table, a post
+        per message (the resume path's)."""
+        assert self._store is not None   # history on join keeps the messages
+        return self.edge.join_history(now, n, self._store[1])
+
     def store_presence(self, now: float, key: int) -> bool:
         """The presence set is the connection table's channel partition (a put or delete of
         an item the channel index projects)."""
@@ -369,7 +375,8 @@ class BasicArchitecture(Design):
             "lambda.gb_seconds.x86_64": c.get("lambda.gb_seconds.x86_64", 0.0),
             "lambda.gb_seconds.arm64": c.get("lambda.gb_seconds.arm64", 0.0),
             # the connection table, plus the history table when messages are kept for resume
-            "dynamodb.read_request_units": c["dynamodb.read_units"] + c["resume.read_units"],
+            "dynamodb.read_request_units": (c["dynamodb.read_units"] + c["resume.read_units"]
+                                            + c["join_history.read_units"]),
             "dynamodb.write_request_units": (c["dynamodb.write_units"]
                                              + c["dynamodb.history_write_units"]),
             "data_transfer.internet_gb": c["data_transfer.out_bytes"] / 1e9,

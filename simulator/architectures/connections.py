@@ -176,6 +176,8 @@ class Connections:
         #: (before its row is released): what features hang on membership (presence)
         self.on_open: list = []
         self.on_close: list = []
+        #: called ``(now, slot)`` when a connection opens that is not a reconnect after a gap
+        self.on_join: list = []
 
     def oneway(self, loc: int, region: int) -> float:
         """A one-way client <-> Region latency draw for a client at ``loc``."""
@@ -355,6 +357,9 @@ class Connections:
         heapq.heappush(self._calendar, (session_end, i, int(self.reg.gen[i])))
         for fn in self.on_open:
             fn(now, i)
+        if a.gap is None:   # a member that joins (not one back after a gap: that is resume)
+            for fn in self.on_join:
+                fn(now, i)
 
     # -- drops: the session goes on ---------------------------------------------------------------
     def drop(self, now: float, i: int, why: str, incident: dict | None = None) -> None:

@@ -161,6 +161,11 @@ class ContainersArchitecture(Design):
             fleet.fail(now, int(j), storm)
         fleet.launch(now, int(pick.size))
 
+    def join_history(self, now: float, i: int, n: int) -> float | None:
+        """The member's task reads the channel's list in the backplane's cache (a round trip)
+        and writes the ``n`` messages to the socket (its CPU per delivery)."""
+        return self.backplane.history(now, i, n)
+
     def tick(self, now: float, step: float) -> None:
         pass
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.metrics.histogram import LogHistogram
 from simulator.primitives.events import Call
 from simulator.workload.population import OPEN
 
@@ -207,6 +208,64 @@ class FeatureEvents:
         out["features_presence_store_writes"] = int(c["features.presence.store_writes"])
         out["features_presence_store_throttled"] = int(c["features.presence.store_throttled"])
         return out
+
+
+class JoinHistory:
+    """History on join: a member that joins (not a reconnect after a gap, which is
+    ``app.resume``) asks for the last ``messages`` messages of its channel (as many as the
+    channel has had); its request leaves when the connection opens and reaches the design
+    one way later. How the design serves it is its own (:meth:`Design.join_history`). The
+    fetch's latency (request sent -> last message written to the client, plus its way down)
+    goes to a histogram of its own.
+
+    Parameters
+    ----------
+    arch : Design
+    """
+
+    def __init__(self, arch):
+        self.arch = arch
+        self.env = arch.env
+        self.reg = arch.reg
+        self.c = arch.c
+        self.m = arch.scn.features.history_on_join.messages
+        self.warmup = arch.scn.warmup_s
+        self.d_net = arch.s.buffered("history_on_join.network", arch.oneway)
+        self.hist = LogHistogram()
+        for k in ("requests", "failed", "messages", "read_units", "posts", "throttled_posts"):
+            self.c[f"join_history.{k}"] += 0.0
+        arch.conns.on_join.append(self.joined)
+
+    def joined(self, now: float, i: int) -> None:
+        up = (self.d_net() if self.arch.geo is None else
+              self.arch.geo.oneway(int(self.reg.loc[i]), int(self.reg.channel[i]) % self.reg.n_reg))
+        Call(self.env, up, self._request, (now, i, int(self.reg.gen[i])))
+
+    def _request(self, ev) -> None:
+        t0, i, gen = ev._value
+        reg = self.reg
+        if reg.gen[i] != gen or reg.state[i] != OPEN:
+            return   # gone before its request arrived
+        now = self.env.now
+        ch = int(reg.channel[i]) // reg.n_reg
+        n = min(self.m, self.arch.integrity.msg_count[ch])
+        self.c["join_history.messages"] += n
+        done = self.arch.join_history(now, i, n)
+        if done is None:
+            return
+        if t0 >= self.warmup:
+            self.hist.add(np.array([done - t0 + self.d_net()]))
+
+    def summary(self) -> dict:
+        c = self.c
+        q = self.hist.quantile
+        return {
+            "features_join_history_requests": int(c["join_history.requests"]),
+            "features_join_history_failed": int(c["join_history.failed"]),
+            "features_join_history_messages": int(c["join_history.messages"]),
+            "features_join_history_p50_ms": q(0.5) * 1e3 if self.hist.n else None,
+            "features_join_history_p99_ms": q(0.99) * 1e3 if self.hist.n else None,
+        }
 
 
 def open_sender(reg, i: int, gen: int) -> bool:

@@ -119,6 +119,10 @@ class MultiRegionArchitecture(Design):
         key = v[6] if len(v) > 5 else int(self.reg.channel[v[3]])   # a feature event's own
         self.hosts[key % self.n]._publish_arrive(ev)
 
+    def join_history(self, now: float, i: int, n: int) -> float | None:
+        """Served by the member's Region (its replica of the history)."""
+        return self.hosts[int(self.reg.channel[i]) % self.n].join_history(now, i, n)
+
     def store_presence(self, now: float, key: int) -> bool:
         """Written to the member's Region's replica of the table (replicated like its rows)."""
         return self.hosts[key % self.n].store_presence(now, key)

@@ -93,6 +93,8 @@ class AppSyncSpec(ServiceSpec):
             "keepalive_s": p["appsync.keepalive_interval_s"],
             "connect": p["latency.appsync_connect_s"],
             "delivery": p["latency.appsync_broadcast_s"],
+            "history_messages": None,    # AppSync Events keeps no history
+            "persisted_messages": None,
         }
 
     def usage(self, c, connected_minutes, out_bytes) -> dict:
@@ -124,6 +126,8 @@ class ManagedSpec(ServiceSpec):
             "keepalive_s": None,
             "connect": p["latency.managed_connect_s"],
             "delivery": p["latency.managed_delivery_s"],
+            "history_messages": p["managed.messages_per_history_message"],
+            "persisted_messages": p["managed.messages_per_persisted_message"],
         }
 
     def usage(self, c, connected_minutes, out_bytes) -> dict:
@@ -199,6 +203,7 @@ class ServiceArchitecture(Design):
         self.edge = ServiceEdge(self)
         self.conns.attach(RegionalEdges([self.edge], self.router, self.conns))
         self.broadcast = Broadcast(self)
+        self.d_history = streams.buffered(f"{self.spec.ns}.history", self.lim["delivery"])
         self._presence_wu = math.ceil(scn.aws.dynamodb.item_bytes
                                       / params["dynamodb.write_unit_bytes"])
         self.regions = {self.region: RegionStack(self.region, self.edge, None, None,
@@ -208,16 +213,30 @@ class ServiceArchitecture(Design):
 
     @classmethod
     def check(cls, scn, params) -> list:
+        errors = []
         if scn.app.resume.kind != "none":
-            return [ScenarioError("app.resume.kind", scn.app.resume.kind,
-                                  f"resume from a history store is not modelled for the "
-                                  f"{cls.name!r} design; use 'none' to compare it")]
-        return []
+            errors.append(ScenarioError("app.resume.kind", scn.app.resume.kind,
+                                        f"resume from a history store is not modelled for the "
+                                        f"{cls.name!r} design; use 'none' to compare it"))
+        h = scn.features.history_on_join
+        if h is not None and cls.spec.limits(params, scn)["history_messages"] is None:
+            errors.append(ScenarioError("features.history_on_join", h.model_dump(),
+                                        f"the {cls.name!r} design keeps no message history"))
+        return errors
 
     # -- the Architecture protocol ---------------------------------------------------------------
     def start(self) -> None:
         self.conns.start(sources=self.message_sources(self.broadcast.arrive,
                                                       route_applies=False))
+
+    def join_history(self, now: float, i: int, n: int) -> float | None:
+        """The service's history API (or rewind on attach): billed per message retrieved;
+        the messages reach the client after one of the service's delivery latencies."""
+        c = self.c
+        c["join_history.requests"] += 1
+        c["join_history.posts"] += n
+        c["service.messages"] += n * self.lim["history_messages"]
+        return now + self.d_history()
 
     def store_presence(self, now: float, key: int) -> bool:
         """Where the service has no presence of its own (``spec.presence_store``), the
@@ -274,6 +293,8 @@ class Broadcast:
         self.outbound = (TokenBucket(lim["outbound_per_s"], max(lim["outbound_per_s"], 1.0))
                          if lim["outbound_per_s"] else None)
         self.per_channel = lim["per_channel_per_s"]
+        self.persisted = (lim["persisted_messages"]
+                          if arch.scn.features.history_on_join is not None else 0)
         self.channel_buckets: dict[int, TokenBucket] = {}
         self.keepalive_s = lim["keepalive_s"]
         self.delivery = lim["delivery"]
@@ -348,6 +369,8 @@ class Broadcast:
             c[f"features.{kind}.recipients"] += n
         else:
             self.arch.integrity.published(ch, now, live)
+            if self.persisted:   # kept for history (billed as messages where the service does)
+                c["service.messages"] += self.persisted
         if n == 0:
             return
         ok_live, ok_half = live, half

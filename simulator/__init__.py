@@ -19,7 +19,7 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 from simulator.calibrate import Calibration, calibrate
 from simulator.capacity import Capacity, capacity
 from simulator.catalog import load_catalog
-from simulator.compare import Comparison, compare, compare_sweep, crossovers
+from simulator.compare import Comparison, compare, compare_sweep, crossovers, feature_impact
 from simulator.costs import price
 from simulator.designs import Design, lhs, random_design
 from simulator.engine import run
@@ -47,6 +47,7 @@ __all__ = [
     "compare",
     "compare_sweep",
     "crossovers",
+    "feature_impact",
     "geography_frame",
     "lhs",
     "load_catalog",

@@ -418,21 +418,113 @@ def compare_sweep(scn: Scenario, variants, grid: dict, replications: int = 1, wo
 
     names = _arguments(scn, variants, replications, workers)
     points = expand(grid)
-    scns = [scn.with_overrides(p) for p in points]
-    for s in scns:
-        _check(s, names)
-    jobs = [(k, j) for k, s in enumerate(scns) for j in _jobs(s, names, replications)]
-    results = _execute([j for _, j in jobs], workers, progress, f"compare {scn.name} grid")
+    cmps = _compare_points([scn.with_overrides(p) for p in points], names, replications,
+                           workers, progress, f"compare {scn.name} grid")
     tables, comparisons = [], {}
-    for k, (p, s) in enumerate(zip(points, scns)):
-        cmp = Comparison(s, names, [r for (kk, _), r in zip(jobs, results) if kk == k])
-        key = tuple(p.values())
-        comparisons[key] = cmp
+    for p, cmp in zip(points, cmps):
+        comparisons[tuple(p.values())] = cmp
         t = cmp.table.copy()
         for i, (path, v) in enumerate(p.items()):
             t.insert(i, f"param.{path}", v)
         tables.append(t)
     return pd.concat(tables, ignore_index=True), comparisons
+
+
+def _compare_points(scns: list[Scenario], names: list[str], replications: int, workers: int,
+                    progress: bool, desc: str) -> list[Comparison]:
+    """A :class:`Comparison` of the designs ``names`` on each scenario, all runs in one pool
+    (each scenario checked by every design first)."""
+    for s in scns:
+        _check(s, names)
+    jobs = [(k, j) for k, s in enumerate(scns) for j in _jobs(s, names, replications)]
+    results = _execute([j for _, j in jobs], workers, progress, desc)
+    return [Comparison(s, names, [r for (kk, _), r in zip(jobs, results) if kk == k])
+            for k, s in enumerate(scns)]
+
+
+#: the features :func:`feature_impact` measures, in the order of its rows
+FEATURES = ("presence", "typing", "history_on_join", "fallback")
+#: columns of :func:`feature_impact`'s table
+IMPACT_COLUMNS = ["variant", "features", "cost_usd_per_month", "latency_p50_ms",
+                  "latency_p99_ms", "deliveries_attempted", "extra_cost_usd_per_month",
+                  "extra_cost_share", "extra_p99_ms", "extra_deliveries", "messages_lost",
+                  "publishes_rejected", "breaches_total", "first_binding_limit"]
+
+
+def feature_impact(scn: Scenario, variants=None, replications: int = 1, workers: int = 1,
+                   progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """What each realtime feature the scenario turns on (``features``: presence, typing,
+    history on join, fallback clients) adds to each design: the designs run without any
+    feature, with each alone, and with all of them, on the same seeds (common random
+    numbers: the features draw from their own streams, so the users and their messages are
+    the same in every run).
+
+    Parameters
+    ----------
+    scn : Scenario
+        With at least one feature on.
+    variants, replications, workers, progress
+        As :func:`compare`.
+
+    Returns
+    -------
+    table : DataFrame
+        One row per design and feature set (``none``, each feature, ``all``):
+        ``cost_usd_per_month``, ``latency_p50_ms``, ``latency_p99_ms`` (the users' messages,
+        fallback clients included when they are on), ``deliveries_attempted`` (feature events
+        included), and what the set adds over ``none``: ``extra_cost_usd_per_month``,
+        ``extra_cost_share``, ``extra_p99_ms``, ``extra_deliveries``; then
+        ``messages_lost``, ``publishes_rejected``, ``breaches_total``,
+        ``first_binding_limit``.
+    comparisons : dict
+        Feature set -> its :class:`Comparison`.
+
+    Raises
+    ------
+    ScenarioError
+        No feature on, or what :func:`compare` refuses.
+    """
+    names = _arguments(scn, variants, replications, workers)
+    on = [f for f in FEATURES if getattr(scn.features, f) is not None]
+    if not on:
+        raise ScenarioError("features", scn.features.model_dump(),
+                            f"turn on at least one of {', '.join(FEATURES)} to measure it")
+    off = {f"features.{f}": None for f in FEATURES}
+    sets = {"none": scn.with_overrides(off)}
+    for f in on:
+        sets[f] = scn.with_overrides({**off, f"features.{f}": getattr(scn.features, f)
+                                      .model_dump()})
+    if len(on) > 1:
+        sets["all"] = scn
+    cmps = dict(zip(sets, _compare_points(list(sets.values()), names, replications, workers,
+                                          progress, f"features {scn.name}")))
+    rows = []
+    for label, cmp in cmps.items():
+        runs = cmp.runs.groupby("variant", sort=False)
+        t = cmp.table.set_index("variant")
+        for v in names:
+            base = cmps["none"].table.set_index("variant").loc[v]
+            row = t.loc[v]
+            attempted = float(runs.get_group(v)["deliveries_attempted"].mean())
+            base_attempted = float(cmps["none"].runs.groupby("variant").get_group(v)[
+                "deliveries_attempted"].mean())
+            cost = row["cost_usd_per_month"]
+            rows.append({
+                "variant": v, "features": label, "cost_usd_per_month": cost,
+                "latency_p50_ms": row["latency_p50_ms"], "latency_p99_ms": row["latency_p99_ms"],
+                "deliveries_attempted": attempted,
+                "extra_cost_usd_per_month": cost - base["cost_usd_per_month"],
+                "extra_cost_share": ((cost - base["cost_usd_per_month"])
+                                     / base["cost_usd_per_month"]
+                                     if base["cost_usd_per_month"] else None),
+                "extra_p99_ms": row["latency_p99_ms"] - base["latency_p99_ms"],
+                "extra_deliveries": attempted - base_attempted,
+                "messages_lost": row["messages_lost"],
+                "publishes_rejected": float(runs.get_group(v)["publishes_rejected"].mean()),
+                "breaches_total": row["breaches_total"],
+                "first_binding_limit": row["first_binding_limit"],
+            })
+    return pd.DataFrame(rows, columns=IMPACT_COLUMNS), cmps
 
 
 def crossovers(table: pd.DataFrame, x: str, y: str = "cost_usd_per_month",

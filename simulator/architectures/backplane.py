@@ -119,6 +119,10 @@ class Backplane:
         c["deliveries.attempted"] += n
         reg.last_msg[ch] = now
         self.arch.integrity.published(ch, now, live)
+        if self.arch.fallback is not None:
+            self.arch.fallback.published(now, ch, t_pub, nbytes, {
+                "network": t_task - t_pub, "server_tasks": t_out - t_task,
+                "backplane": now - t_out}, t_pub >= self.warmup)
         if tasks.size == 0:
             return
         fan = self.cpu_fan.many(tasks.size)

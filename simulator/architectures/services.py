@@ -37,6 +37,7 @@ from simulator.architectures.base import (
     sender_slot,
 )
 from simulator.architectures.connections import StatelessEdge
+from simulator.architectures.fallback import HeldPolls, OwnHttpApi, add_usage
 from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
 from simulator.primitives.events import Call
@@ -69,6 +70,11 @@ class ServiceSpec:
     def usage(self, c, connected_minutes: float, out_bytes: float) -> dict:
         raise NotImplementedError
 
+    def fallback(self, arch, fb):
+        """Attach the poll path of the clients without WebSockets (``features.fallback``);
+        returns the design's own HTTP API for them, or None."""
+        raise NotImplementedError
+
 
 class AppSyncSpec(ServiceSpec):
     """AWS AppSync Events: operations metered in 5 KB units (connects, subscriptions,
@@ -90,6 +96,14 @@ class AppSyncSpec(ServiceSpec):
             "connect": p["latency.appsync_connect_s"],
             "delivery": p["latency.appsync_broadcast_s"],
         }
+
+    def fallback(self, arch, fb):
+        """AppSync Events has no polling transport: the team's HTTP API, Lambda and history
+        table answer the polls, as in the API Gateway designs."""
+        api = OwnHttpApi(fb, arch)
+        fb.attach(0, api.path)
+        arch.regions[arch.region].lam = api.lam
+        return api
 
     def usage(self, c, connected_minutes, out_bytes) -> dict:
         return {
@@ -120,6 +134,15 @@ class ManagedSpec(ServiceSpec):
             "connect": p["latency.managed_connect_s"],
             "delivery": p["latency.managed_delivery_s"],
         }
+
+    def fallback(self, arch, fb):
+        """The vendor's SDK falls back to its Comet transport (HTTP long polls the service
+        holds until a message): the pollers' deliveries are billed messages and their time
+        connection minutes; the requests are not billed. The service answers an idle request
+        after ``poll_interval_s`` (its own period is not published)."""
+        fb.attach(0, HeldPolls(fb, arch, fb.interval, billed_messages="service.messages",
+                               delivery=arch.lim["delivery"],
+                               minutes_item="managed.connection_minutes"))
 
     def usage(self, c, connected_minutes, out_bytes) -> dict:
         return {
@@ -196,6 +219,9 @@ class ServiceArchitecture(Design):
         self.broadcast = Broadcast(self)
         self.regions = {self.region: RegionStack(self.region, self.edge, None, None,
                                                  self.broadcast)}
+        self.http_api = None   # the team's own HTTP API for pollers, where the service has none
+        if self.fallback is not None:
+            self.http_api = self.spec.fallback(self, self.fallback)
         for k in COUNTERS:
             self.c[k] += 0.0
 
@@ -214,6 +240,8 @@ class ServiceArchitecture(Design):
 
     def tick(self, now: float, step: float) -> None:
         self.broadcast.tick(now, step)
+        if self.http_api is not None:
+            self.http_api.tick(now, step)
 
     def probes(self, rec) -> None:
         common_probes(rec, self.reg, self.regions, self)
@@ -226,6 +254,11 @@ class ServiceArchitecture(Design):
         c = self.c
         usage = self.spec.usage(c, conn.area / MINUTE, c["data_transfer.out_bytes"])
         aux = {"deliveries": c["deliveries.succeeded"], "connected_seconds": conn.area}
+        if self.fallback is not None:
+            add_usage(usage, self.fallback.usage(0, now))
+        if self.http_api is not None:
+            extra, aux["table_gb"] = self.http_api.usage(now)
+            add_usage(usage, extra)
         return {"t": now, "usage": {self.region: usage}, "aux": aux}
 
     def finalize(self, now: float) -> None:
@@ -325,6 +358,11 @@ class Broadcast:
         c["deliveries.attempted"] += n
         reg.last_msg[ch] = now
         self.arch.integrity.published(ch, now, live)
+        if arch.fallback is not None:
+            if arch.http_api is not None:
+                arch.http_api.stored()
+            arch.fallback.published(now, ch, t_pub, nbytes, {"network": now - t_pub},
+                                    t_pub >= self.warmup)
         if n == 0:
             return
         ok_live, ok_half = live, half

@@ -140,16 +140,15 @@ class Fallback:
 
     # -- polls --------------------------------------------------------------------------------------
     def run(self):
-        """Each window, the polls due in each Region (a process)."""
+        """At the start of each window, the polls due in it in each Region, from the pollers
+        there now (a process; pollers that come or go within a window count from the next)."""
         env = self.env
         W = self.arch.scn.engine.window_s
         while True:
-            yield env.timeout(W)
             now = env.now
             for lv, path in zip(self.levels, self.paths):
-                a0 = lv.area
-                lv.close(now)
-                path.window(now - W, now, lv.area - a0)
+                path.window(now, now + W, lv.value * W)
+            yield env.timeout(W)
 
     # -- deliveries ---------------------------------------------------------------------------------
     def published(self, now: float, ch: int, t_pub: float, nbytes: float, base: dict,
@@ -266,7 +265,7 @@ class HttpPolls:
             return
         self.due -= n
         rng = self.fb.rng
-        ts = np.sort(rng.uniform(t0, t1, n)) + (t1 - t0)   # in the next window: events ahead
+        ts = np.sort(rng.uniform(t0, t1, n))
         keys = self.fb.pick_channels(self.rix, n)
         now = self.env.now
         for tk, key in zip(ts.tolist(), keys.tolist()):
@@ -352,12 +351,13 @@ class HeldPolls:
         self.due = 0.0
 
     def window(self, t0: float, t1: float, poller_seconds: float) -> None:
-        """The idle requests of the window (one per idle interval per poller)."""
+        """The idle requests of the window (one per idle interval per poller), counted at its
+        start."""
         self.due += poller_seconds / self.idle_s
         n = int(self.due)
         if n > 0:
             self.due -= n
-            self._requests(t1, n)
+            self._requests(t0, n)
 
     def _requests(self, now: float, n: int) -> None:
         self.c["fallback.polls"] += n

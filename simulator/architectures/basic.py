@@ -304,7 +304,7 @@ class BasicArchitecture(Design):
         if self.fallback is not None:
             cp = x.cp
             self.fallback.published(now, x.channel // self.reg.n_reg, x.t_pub, x.nbytes,
-                                    dict(zip(_CP_STAGES, cp[:5])), x.record)
+                                    dict(zip(_CP_STAGES, cp)), x.record)
         if self.cross is not None:
             self.cross(now, x, self)
 

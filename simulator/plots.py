@@ -813,7 +813,7 @@ STAGE_COLORS = {"network": "#4c72b0", "api_gateway": "#8172b3", "lambda_cold_sta
                 "lambda_handler": "#dd8452", "dynamodb": "#55a868",
                 "tier_or_cross_region": "#937860", "post_slot_wait": "#d62728",
                 "throttle_wait": "#ff7f0e", "post_call": "#64b5cd", "service": "#8c8c8c",
-                "server_tasks": "#17becf", "backplane": "#bcbd22"}
+                "server_tasks": "#17becf", "backplane": "#bcbd22", "poll_wait": "#7f7f7f"}
 
 
 def latency_stages(results, ax: Axes | None = None, quantiles=(0.5, 0.99),

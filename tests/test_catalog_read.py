@@ -12,11 +12,13 @@ EXTRA = (   # settings that read entries only they use
     {"aws.dynamodb.capacity": {"mode": "provisioned", "read_units_per_s": 500,
                                "write_units_per_s": 200}},
     {"aws.lambda.env_reuse": "least_recent"},
+    {"features.fallback": {}},   # the catalog's share of clients that poll
 )
 CONTAINER_EXTRA = (   # the container design's other load balancer, listener, task and node types
     {"containers.load_balancer": {"kind": "alb"}, "containers.task.architecture": "arm64",
      "containers.backplane.node_type": "m7g_xlarge"},
-    {"containers.load_balancer": {"kind": "nlb", "listener": "tcp"}},
+    {"containers.load_balancer": {"kind": "nlb", "listener": "tcp"},
+     "features.fallback": {"share": 0.05}},   # the tasks' CPU per poll
 )
 
 

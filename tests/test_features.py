@@ -8,7 +8,6 @@ import math
 import pytest
 
 import simulator as sim
-from simulator.errors import ScenarioErrors
 from tests.conftest import small
 
 DESIGNS = ("basic", "sns", "sqs", "appsync", "managed", "containers")
@@ -135,7 +134,7 @@ def test_presence_in_a_big_channel_slows_the_users_messages():
     assert counted["cost_usd_per_month"] < on["cost_usd_per_month"]
 
 
-@pytest.mark.parametrize("design", ("basic", "sqs", "managed", "containers"))
+@pytest.mark.parametrize("design", ("basic", "sqs", "appsync", "managed", "containers"))
 def test_every_join_asks_for_the_history_it_can_have(design):
     """History on join: each of the N joins (none is a reconnect after a gap) sends one
     request, for as many of the last m messages as its channel has had (none here: nobody
@@ -178,7 +177,15 @@ def test_history_on_join_costs_reads_and_posts_on_the_api_gateway_designs():
     assert on["latency_p99_ms"] == off["latency_p99_ms"]
 
 
-def test_appsync_has_no_history_to_join_with():
-    """AppSync Events keeps no messages: asking for history on join is refused by name."""
-    with pytest.raises(ScenarioErrors, match="features.history_on_join.*keeps no message"):
-        small("chat-basic", architecture="appsync", **{"features.history_on_join": {"messages": 5}})
+def test_appsync_history_goes_through_the_teams_http_api():
+    """AppSync Events keeps no messages: the team's HTTP API, a ``history`` Lambda and its
+    history table answer the joins' requests, each one billed HTTP API request."""
+    scn = small("chat-basic", architecture="appsync", duration_s=200.0, warmup_s=0.0,
+                **{"workload.clients": 400, "features.history_on_join": {"messages": 5}})
+    res = sim.run(scn, progress=False)
+    c = res.counters
+    assert c["join_history.requests"] == res.summary["features_join_history_requests"] > 0
+    assert c["lambda.history.invocations"] == c["join_history.http_requests"] \
+        == c["join_history.requests"]
+    assert res.usage["apigw.http_requests"] == c["join_history.http_requests"]
+    assert res.summary["history_write_units"] > 0

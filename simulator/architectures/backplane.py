@@ -149,6 +149,10 @@ class Backplane:
             c[f"features.{kind}.recipients"] += n
         else:
             self.arch.integrity.published(ch, now, live)
+            if self.arch.fallback is not None:   # the pollers get the users' messages
+                self.arch.fallback.published(now, ch, t_pub, nbytes, {
+                    "network": t_task - t_pub, "server_tasks": t_out - t_task,
+                    "backplane": now - t_out}, t_pub >= self.warmup)
         if tasks.size == 0:
             return
         fan = self.cpu_fan.many(tasks.size)

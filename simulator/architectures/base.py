@@ -198,11 +198,14 @@ def publish_source(arch, route, on_arrive, route_applies: bool = True):
     geo = arch.geo
     # the routing step of each publish, for the measured component latencies
     route_drawn = arch.s.tally("api_gateway.publish") if route_applies else None
+    # clients that poll send at the same rate (their messages are sent as a WebSocket
+    # member's: an approximation, see ``fallback``)
+    polling = arch.fallback.total if arch.fallback is not None else None
     t = 0.0
     while t < end:
         t1 = min(t + W, end)
         rate = (pub.total_rate_per_s if pub.total_rate_per_s is not None
-                else pub.rate_per_client_per_s * reg.n_open)
+                else pub.rate_per_client_per_s * (reg.n_open + (polling.value if polling else 0)))
         n = rng.poisson(rate * (t1 - t)) if rate > 0 else 0
         if n and geo is not None:
             # the sender is chosen when it sends: its location and Region set the uplink
@@ -338,6 +341,12 @@ class Design:
                                  self.integrity, self.heartbeat, Reconnect(w.reconnect), d,
                                  self.region, self.router, self.geo)
         self.router.attach(self.conns)
+        #: clients that poll over HTTP instead (``features.fallback``; None: off)
+        self.fallback = None
+        if scn.features.fallback is not None:
+            from simulator.architectures.fallback import Fallback
+
+            self.fallback = self.conns.fallback = Fallback(self)
         self.hist = LogHistogram()
         #: what the delivery latency is made of, by bucket of it
         self.stage_hist = StageHistogram(self.hist)
@@ -392,7 +401,7 @@ class Design:
 
         for k in ("env", "scn", "s", "oneway", "route", "draws", "u", "channels", "region_names",
                   "geo", "reg", "payload", "heartbeat", "integrity", "router", "conns", "hist",
-                  "stage_hist", "zombie_hist", "loc_hists", "region_hists"):
+                  "stage_hist", "zombie_hist", "loc_hists", "region_hists", "fallback"):
             setattr(self, k, getattr(host, k))
         self.p = params
         self.region = host.region_names[rix]
@@ -428,7 +437,8 @@ class Design:
         return {
             "summary": {**(self.features.summary() if self.features is not None else {}),
                         **(self.history_on_join.summary()
-                           if self.history_on_join is not None else {})},
+                           if self.history_on_join is not None else {}),
+                        **(self.fallback.summary() if self.fallback is not None else {})},
             "connections_peak_open": self.conns.connected.peak,
             "connections_open_end": reg.n_connected,
             "zombie_rows_end": reg.n_zombie + reg.n_closing,

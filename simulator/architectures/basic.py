@@ -26,6 +26,7 @@ from collections.abc import Callable
 from simulator.architectures.apigw_edge import ApiGatewayEdge
 from simulator.architectures.base import Design, RegionStack, common_probes
 from simulator.architectures.delivery import DirectFanout
+from simulator.architectures.fallback import add_usage, apigw_path
 from simulator.architectures.fanout import Fanout
 from simulator.architectures.features import feature_of
 from simulator.architectures.routing import RegionalEdges
@@ -148,6 +149,8 @@ class BasicArchitecture(Design):
         if self._store is not None:
             per = self.payload.mean + self._store[1]
             self._history_wu = math.ceil(per / params["dynamodb.write_unit_bytes"])
+        if self.fallback is not None:   # this Region answers its pollers
+            self.fallback.attach(rix, apigw_path(self.fallback, self))
         for k in _COUNTERS:
             self.c[k] += 0.0
 
@@ -326,6 +329,10 @@ class BasicArchitecture(Design):
         self.integrity.published(x.channel // self.reg.n_reg, now, live)
         if self._history_wu:
             c["dynamodb.history_write_units"] += self._history_wu
+        if self.fallback is not None:
+            cp = x.cp
+            self.fallback.published(now, x.channel // self.reg.n_reg, x.t_pub, x.nbytes,
+                                    dict(zip(_CP_STAGES, cp)), x.record)
         if self.cross is not None:
             self.cross(now, x, self)
 
@@ -382,6 +389,8 @@ class BasicArchitecture(Design):
             "data_transfer.internet_gb": c["data_transfer.out_bytes"] / 1e9,
             **self.delivery.usage(),
         }
+        if self.fallback is not None:
+            add_usage(usage, self.fallback.usage(self.rix, now))
         aux = {
             "deliveries": c["deliveries.succeeded"],
             "connected_seconds": conn.area,
@@ -465,6 +474,9 @@ class SqsArchitecture(BasicArchitecture):
     def check(cls, scn, params) -> list:
         return SqsFanout.check(scn, params)
 
+
+#: the stages of a message's control path (``_Ctx.cp``)
+_CP_STAGES = ("network", "api_gateway", "lambda_cold_start", "lambda_handler", "dynamodb")
 
 _COUNTERS = (   # beyond SUMMARY_COUNTERS
     "apigw.messages.inbound", "apigw.messages.outbound", "disconnect.missed",

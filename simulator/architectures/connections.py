@@ -135,6 +135,7 @@ class Connections:
     """
 
     edge: Edge   # injected by attach(), before start()
+    fallback: Any = None   # the clients that poll instead (features.fallback), set by the design
 
     def __init__(self, env, scn, streams, recorder, reg, channels, integrity, heartbeat,
                  reconnect, draws, region: str, router, geo=None):
@@ -222,6 +223,8 @@ class Connections:
         env.process(self._connection_source())
         for src in sources:
             env.process(src)
+        if self.fallback is not None:
+            env.process(self.fallback.run())
         env.process(self._calendar_pump())
         env.process(self._sweeper())
         if w.blips.per_client_per_h > 0:
@@ -253,14 +256,18 @@ class Connections:
         loc = self.geo.locate(ch).tolist() if self.geo is not None else [0] * n
         where = [self.router.initial(lk) for lk in loc]
         R = self.n_reg
-        for k in range(n):
+        ws: range | list[int] = range(n)
+        if self.fallback is not None:   # the pollers open no WebSocket
+            ws = np.flatnonzero(self.fallback.initial(ch, where, resid)).tolist()
+        for k in ws:
             i = reg.open(0.0, int(ch[k]) * R + where[k], float(resid[k]),
                          connected_at=-float(conn_age[k]), last_activity=0.0, loc=loc[k])
             self.edge.row_written(i, -float(conn_age[k]))
             heapq.heappush(self._calendar, (float(resid[k]), i, int(reg.gen[i])))
+        n = len(ws)
         self.connected.add(0.0, n)
         if self.connected_r is not None:
-            for r, k in zip(*np.unique(where, return_counts=True)):
+            for r, k in zip(*np.unique([where[k] for k in ws], return_counts=True)):
                 self.connected_r[int(r)].add(0.0, int(k))
         self.c["connections.initial"] += n
 
@@ -293,6 +300,9 @@ class Connections:
         if now >= a.session_end:
             self._session_over(a)
             return
+        if (a.k == 0 and a.gap is None and self.fallback is not None
+                and self.fallback.arrive(now, a)):
+            return   # a new client that polls instead
         self.attempt(now, a)
 
     def attempt(self, now: float, a: _Attempt) -> None:

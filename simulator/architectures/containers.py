@@ -20,6 +20,7 @@ import numpy as np
 
 from simulator.architectures.backplane import Backplane
 from simulator.architectures.base import Design, RegionStack, common_probes
+from simulator.architectures.fallback import HeldPolls
 from simulator.architectures.fleet import (
     IN_SERVICE,
     STARTING,
@@ -57,6 +58,8 @@ class ContainersArchitecture(Design):
             self.fleet._new_task(0.0, IN_SERVICE)   # in service from the start
         self.fleet.peak_in_service = self.initial_tasks
         self.failures: list[dict] = []
+        if self.fallback is not None:   # Socket.IO's polling transport, on the tasks
+            self.fallback.attach(0, TaskPolls(self).path)
         for k in COUNTERS:
             self.c[k] += 0.0
 
@@ -128,7 +131,8 @@ class ContainersArchitecture(Design):
             yield env.timeout(step)
             self.fleet.datapoint(env.now)
             self.backplane.datapoint(env.now, step)
-            self.meter.sample(env.now, self.reg.n_connected)
+            self.meter.sample(env.now, self.reg.n_connected + (
+                int(self.fallback.total.value) if self.fallback is not None else 0))
 
     def _deploy(self, d) -> None:
         """A rolling deployment (see :class:`_Rollout`)."""
@@ -222,7 +226,8 @@ class ContainersArchitecture(Design):
         wait = sum(c[f"containers.task_wait_s.{k}"] for k in JOBS)
         dep = fleet.deploys[0] if fleet.deploys else None
         fail = self.failures[0] if self.failures else None
-        g["summary"] = {**g["summary"],
+        g["summary"] = {
+            **g["summary"],
             "containers_tasks_initial": self.initial_tasks,
             "containers_tasks_peak": fleet.peak_in_service,
             "containers_tasks_end": int(fleet.in_service().size),
@@ -249,6 +254,35 @@ class ContainersArchitecture(Design):
             "containers_failure_reconnected": fail["reconnected"] if fail else None,
         }
         return g
+
+
+class TaskPolls:
+    """The server tasks answer the pollers' requests (Socket.IO's HTTP long-polling
+    transport): the server holds a request until it has a packet, or answers it with a ping
+    after ``containers.server_ping_interval_s``. Each request costs CPU on a task in service
+    (``containers.cpu_per_poll_s``; a window's requests spread evenly over the tasks, one job
+    each), and its bytes go through the load balancer."""
+
+    def __init__(self, arch: ContainersArchitecture):
+        self.fleet = arch.fleet
+        self.meter = arch.meter
+        self.cpu = arch.p["containers.cpu_per_poll_s"]
+        assert arch.fallback is not None
+        self.path = HeldPolls(arch.fallback, arch, arch.p["containers.server_ping_interval_s"],
+                              on_requests=self.requests, on_bytes=self.bytes)
+
+    def requests(self, now: float, n: int) -> None:
+        live = self.fleet.in_service()
+        if live.size == 0:
+            return
+        per, extra = divmod(n, live.size)
+        for k, j in enumerate(live.tolist()):
+            m = per + (1 if k < extra else 0)
+            if m:
+                self.fleet.run(j, now, m * self.cpu, "poll")
+
+    def bytes(self, nbytes: float) -> None:
+        self.meter.bytes += nbytes
 
 
 class _Rollout:

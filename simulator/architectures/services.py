@@ -36,6 +36,7 @@ from simulator.architectures.base import (
     sender_slot,
 )
 from simulator.architectures.connections import StatelessEdge
+from simulator.architectures.fallback import HeldPolls, OwnHttpApi, add_usage
 from simulator.architectures.features import feature_of, open_sender
 from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
@@ -72,6 +73,14 @@ class ServiceSpec:
     def usage(self, c, connected_minutes: float, out_bytes: float) -> dict:
         raise NotImplementedError
 
+    def join_history(self, arch, now: float, n: int) -> float | None:
+        raise NotImplementedError
+
+    def fallback(self, arch, fb):
+        """Attach the poll path of the clients without WebSockets (``features.fallback``);
+        returns the design's own HTTP API for them, or None."""
+        raise NotImplementedError
+
 
 class AppSyncSpec(ServiceSpec):
     """AWS AppSync Events: operations metered in 5 KB units (connects, subscriptions,
@@ -93,9 +102,22 @@ class AppSyncSpec(ServiceSpec):
             "keepalive_s": p["appsync.keepalive_interval_s"],
             "connect": p["latency.appsync_connect_s"],
             "delivery": p["latency.appsync_broadcast_s"],
-            "history_messages": None,    # AppSync Events keeps no history
+            "history_messages": None,    # AppSync Events keeps no history: the team's own
             "persisted_messages": None,
         }
+
+    def fallback(self, arch, fb):
+        """AppSync Events has no polling transport: the team's HTTP API, Lambda and history
+        table answer the polls, as in the API Gateway designs."""
+        api = OwnHttpApi(fb, arch)
+        assert api.path is not None
+        fb.attach(0, api.path)
+        return api
+
+    def join_history(self, arch, now: float, n: int) -> float | None:
+        """AppSync Events keeps no history: the team's HTTP API, Lambda and history table
+        answer a member's request (:meth:`OwnHttpApi.history`)."""
+        return arch.http_api.history(now, n)
 
     def usage(self, c, connected_minutes, out_bytes) -> dict:
         return {
@@ -129,6 +151,24 @@ class ManagedSpec(ServiceSpec):
             "history_messages": p["managed.messages_per_history_message"],
             "persisted_messages": p["managed.messages_per_persisted_message"],
         }
+
+    def join_history(self, arch, now: float, n: int) -> float | None:
+        """The service's history API (or rewind on attach): billed per message retrieved;
+        the messages reach the client after one of the service's delivery latencies."""
+        c = arch.c
+        c["join_history.requests"] += 1
+        c["join_history.posts"] += n
+        c["service.messages"] += n * arch.lim["history_messages"]
+        return now + arch.d_history()
+
+    def fallback(self, arch, fb):
+        """The vendor's SDK falls back to its Comet transport (HTTP long polls the service
+        holds until a message): the pollers' deliveries are billed messages and their time
+        connection minutes; the requests are not billed. The service answers an idle request
+        after ``poll_interval_s`` (its own period is not published)."""
+        fb.attach(0, HeldPolls(fb, arch, fb.interval, billed_messages="service.messages",
+                               delivery=arch.lim["delivery"],
+                               minutes_item="managed.connection_minutes"))
 
     def usage(self, c, connected_minutes, out_bytes) -> dict:
         return {
@@ -208,6 +248,14 @@ class ServiceArchitecture(Design):
                                       / params["dynamodb.write_unit_bytes"])
         self.regions = {self.region: RegionStack(self.region, self.edge, None, None,
                                                  self.broadcast)}
+        #: the team's own HTTP API (pollers, history), where the service has none
+        self.http_api = None
+        if self.fallback is not None:
+            self.http_api = self.spec.fallback(self, self.fallback)
+        elif scn.features.history_on_join is not None and self.lim["history_messages"] is None:
+            self.http_api = OwnHttpApi(None, self)
+        if self.http_api is not None:
+            self.regions[self.region].lam = self.http_api.lam
         for k in COUNTERS:
             self.c[k] += 0.0
 
@@ -218,10 +266,6 @@ class ServiceArchitecture(Design):
             errors.append(ScenarioError("app.resume.kind", scn.app.resume.kind,
                                         f"resume from a history store is not modelled for the "
                                         f"{cls.name!r} design; use 'none' to compare it"))
-        h = scn.features.history_on_join
-        if h is not None and cls.spec.limits(params, scn)["history_messages"] is None:
-            errors.append(ScenarioError("features.history_on_join", h.model_dump(),
-                                        f"the {cls.name!r} design keeps no message history"))
         return errors
 
     # -- the Architecture protocol ---------------------------------------------------------------
@@ -230,13 +274,7 @@ class ServiceArchitecture(Design):
                                                       route_applies=False))
 
     def join_history(self, now: float, i: int, n: int) -> float | None:
-        """The service's history API (or rewind on attach): billed per message retrieved;
-        the messages reach the client after one of the service's delivery latencies."""
-        c = self.c
-        c["join_history.requests"] += 1
-        c["join_history.posts"] += n
-        c["service.messages"] += n * self.lim["history_messages"]
-        return now + self.d_history()
+        return self.spec.join_history(self, now, n)
 
     def store_presence(self, now: float, key: int) -> bool:
         """Where the service has no presence of its own (``spec.presence_store``), the
@@ -248,6 +286,8 @@ class ServiceArchitecture(Design):
 
     def tick(self, now: float, step: float) -> None:
         self.broadcast.tick(now, step)
+        if self.http_api is not None:
+            self.http_api.tick(now, step)
 
     def probes(self, rec) -> None:
         common_probes(rec, self.reg, self.regions, self)
@@ -260,6 +300,11 @@ class ServiceArchitecture(Design):
         c = self.c
         usage = self.spec.usage(c, conn.area / MINUTE, c["data_transfer.out_bytes"])
         aux = {"deliveries": c["deliveries.succeeded"], "connected_seconds": conn.area}
+        if self.fallback is not None:
+            add_usage(usage, self.fallback.usage(0, now))
+        if self.http_api is not None:
+            extra, aux["table_gb"] = self.http_api.usage(now)
+            add_usage(usage, extra)
         return {"t": now, "usage": {self.region: usage}, "aux": aux}
 
     def finalize(self, now: float) -> None:
@@ -371,6 +416,11 @@ class Broadcast:
             self.arch.integrity.published(ch, now, live)
             if self.persisted:   # kept for history (billed as messages where the service does)
                 c["service.messages"] += self.persisted
+            if arch.http_api is not None:   # kept in the team's history table
+                arch.http_api.stored()
+            if arch.fallback is not None:   # the pollers get the users' messages
+                arch.fallback.published(now, ch, t_pub, nbytes, {"network": now - t_pub},
+                                        t_pub >= self.warmup)
         if n == 0:
             return
         ok_live, ok_half = live, half

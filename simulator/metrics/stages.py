@@ -18,7 +18,8 @@ exactly:
 * ``service``: a pub/sub service's own delivery (designs with native broadcast);
 * ``server_tasks``: WebSocket server tasks' CPU, queueing included (the sender's task reading
   the message, the recipient's task writing it: the ``containers`` design);
-* ``backplane``: the pub/sub backplane between server tasks (both legs and its queue).
+* ``backplane``: the pub/sub backplane between server tasks (both legs and its queue);
+* ``poll_wait``: a client without WebSockets waiting for its next poll (``features.fallback``).
 
 The sums of each stage, weighted like the latency histogram, are kept per bucket of the total
 latency (the histogram's buckets): the stage shares at a quantile are those of the deliveries in
@@ -31,7 +32,7 @@ import numpy as np
 
 STAGES = ("network", "api_gateway", "lambda_cold_start", "lambda_handler", "dynamodb",
           "tier_or_cross_region", "post_slot_wait", "throttle_wait", "post_call", "service",
-          "server_tasks", "backplane")
+          "server_tasks", "backplane", "poll_wait")
 _INDEX = {s: k for k, s in enumerate(STAGES)}
 
 

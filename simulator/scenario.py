@@ -736,12 +736,16 @@ class Presence(Model):
 
 
 class Typing(Model):
-    """Typing indicators and other ephemeral events: each open member sends them at
-    ``rate_per_member_per_min`` (Poisson), at most one per ``throttle_s`` when the client
-    throttles (0: no throttle); not stored (no history write, no presence write)."""
+    """Typing indicators (ephemeral: not stored). Before each message a member sends, it
+    types for ``typing_s``: its client sends a typing event when it starts, one more every
+    ``heartbeat_s`` while it goes on (at most one per ``heartbeat_s``: the client's throttle;
+    default the catalog's ``behaviour.typing_heartbeat_s``), and a stop event with the message
+    (``stop_event``). Each message so brings 1 + floor(typing_s / heartbeat_s) (+ 1) events,
+    at the users' message rate, from members chosen at random (their own random stream)."""
 
-    rate_per_member_per_min: PosFloat
-    throttle_s: NonNegFloat = 0.0
+    typing_s: Dist
+    heartbeat_s: PosFloat | None = None
+    stop_event: bool = True
     payload_bytes: PosInt = 50  # not a catalog value (the application's choice)
 
 

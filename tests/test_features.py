@@ -76,17 +76,25 @@ def test_presence_writes_are_the_tables_write_units():
     assert on["dynamodb_write_units"] - off["dynamodb_write_units"] == N * 2 * item_wu
 
 
-def test_typing_rate_is_the_throttled_poisson_rate():
-    """Typing at r per member per second, at most one per k seconds: r / (1 + r k) per open
-    member (a non-paralysable dead time); the count is within 4 Poisson standard errors."""
-    r, k, n, T = 0.5, 3.0, 1000, 200.0
+@pytest.mark.parametrize("stop", (True, False))
+def test_typing_events_per_message_follow_the_heartbeat(stop):
+    """A typing spell of 25 s with a 10 s heartbeat sends events at 0, 10 and 20 s, and a
+    stop with the message: 4 events per message (3 without the stop), exactly; the spells
+    come at the users' message rate (within 4 Poisson standard errors)."""
+    rate, n, T = 0.05, 1000, 300.0
     scn = small("chat-basic", architecture="managed", duration_s=T, warmup_s=0.0,
                 **{"workload.clients": n, "workload.session_s": {"kind": "fixed", "value": 1e7},
                    "workload.blips.per_client_per_h": 0.0,
-                   "features.typing": {"rate_per_member_per_min": r * 60, "throttle_s": k}})
+                   "workload.publish.rate_per_client_per_s": rate,
+                   "features.typing": {"typing_s": {"kind": "fixed", "value": 25.0},
+                                       "heartbeat_s": 10.0, "stop_event": stop}})
     s = sim.run(scn, progress=False).summary
-    expected = n * T * r / (1 + r * k)
-    assert abs(s["features_typing_events"] - expected) < 4 * math.sqrt(expected)
+    spells = s["features_typing_messages"]
+    assert abs(spells - n * rate * T) < 4 * math.sqrt(n * rate * T)
+    sent_by_end = s["features_typing_events"]
+    per = 4 if stop else 3
+    # spells that began in the last 25 s have sent only part of their events
+    assert per * (spells - n * rate * 25 * 1.5) < sent_by_end <= per * spells
     assert s["features_enter_events"] == 0     # presence is off
 
 
@@ -98,11 +106,13 @@ def test_users_messages_are_the_same_draws_with_features_on():
     off = sim.run(small("chat-basic", **base), progress=False)
     on = sim.run(small("chat-basic", **base, **{
         "features.presence": {"updates_per_member_per_h": 6},
-        "features.typing": {"rate_per_member_per_min": 2}}), progress=False)
+        "features.typing": {"typing_s": {"kind": "lognormal", "median": 8, "sigma": 0.6}}}),
+        progress=False)
     assert on.summary["features_typing_events"] > 0
     assert on.counters["integrity.intended"] == off.counters["integrity.intended"]
     sent = sum(on.summary[f"features_{k}_events"] for k in ("enter", "leave", "update", "typing"))
-    assert on.counters["messages.published"] - sent == off.counters["messages.published"]
+    extra = on.counters["messages.published"] - off.counters["messages.published"]
+    assert 0 <= sent - extra <= 1e-3 * sent    # the events sent, bar those on their way at the end
     assert any(k.startswith("features.") for k in on.drawn)
     assert not any(k.startswith("features.") for k in off.drawn)
 

@@ -20,9 +20,10 @@ do to it is what they add).
   in the API Gateway designs). Above ``counts_above`` live members the channel's members are
   not announced: the channel gets one count update every ``count_interval_s`` while its
   membership changes (Pusher's subscription counts, PubNub's interval mode).
-* **Typing** (ephemeral events): each open member sends them at a rate; a client that sends
-  at most one per ``throttle_s`` after a Poisson stream of rate r sends r / (1 + r k) (a
-  non-paralysable dead time); the members' streams are pooled as one Poisson stream.
+* **Typing** (ephemeral events): the members who send messages type first. At the users'
+  message rate, from the features' own stream, a typing spell of ``typing_s`` sends an event
+  when it starts, one every ``heartbeat_s`` while it lasts (the client's throttle) and a stop
+  event at its end (the message), each from a member chosen when it is sent.
 
 Each feature draws from its own random streams, so the users' messages are the same draws
 with a feature on or off (common random numbers), and a feature that is off draws nothing.
@@ -41,12 +42,14 @@ CLIENT_SENT = {"enter": True, "update": True, "typing": True, "leave": False, "c
 #: the kinds written to the presence set (with ``presence.store``)
 STORED = ("enter", "leave", "update")
 KINDS = tuple(CLIENT_SENT)
+#: where a feature event's tuple holds its kind and its channel key
+KIND, KEY = 5, 6  # not a catalog value (positions in the tuple)
 
 
 def feature_of(v) -> tuple[int, int, str] | None:
     """``(slot, channel key, kind)`` of a feature event's tuple ``v``; None for a message."""
-    if len(v) > 5:
-        return v[3], v[6], v[5]
+    if len(v) > KIND:
+        return v[3], v[KEY], v[KIND]
     return None
 
 
@@ -80,6 +83,11 @@ class FeatureEvents:
         self.on_arrive = on_arrive
         self.presence = f.presence
         self.typing = f.typing
+        if f.typing is not None:
+            from simulator.scenario import build_dist
+
+            self.d_typing = build_dist(f.typing.typing_s)
+            self.heartbeat = f.typing.heartbeat_s or arch.p["behaviour.typing_heartbeat_s"]
         s = arch.s
         self.u = s.buffered("features.choices", _Uniform())
         self.d_up = s.buffered("features.network", arch.oneway)
@@ -89,6 +97,7 @@ class FeatureEvents:
             self.c[f"features.{k}.sent"] += 0.0
             self.c[f"features.{k}.recipients"] += 0.0
         self.c["features.presence.store_writes"] += 0.0
+        self.c["features.typing.messages"] += 0.0
         self.c["features.presence.store_throttled"] += 0.0
         if self.presence is not None:
             arch.conns.on_open.append(self.entered)
@@ -108,9 +117,7 @@ class FeatureEvents:
         if p is not None and p.counts_above is not None:
             out.append(self._count_updates())
         if t is not None:
-            r = t.rate_per_member_per_min / 60.0
-            out.append(self._members_send("typing", r / (1.0 + r * t.throttle_s),
-                                          t.payload_bytes))
+            out.append(self._typing())
         return out
 
     # -- presence ----------------------------------------------------------------------------
@@ -142,6 +149,34 @@ class FeatureEvents:
             keys, self.dirty = list(self.dirty), {}
             for key in keys:
                 self._send(env.now, -1, key, "count", self.presence.payload_bytes)
+
+    # -- typing ------------------------------------------------------------------------------
+    def _typing(self):
+        """At the users' message rate (per open member, or in total), per window: each
+        message's typing starts ``typing_s`` before it; its events are sent then, every
+        ``heartbeat_s`` after, and (``stop_event``) with the message."""
+        env = self.env
+        reg = self.reg
+        t = self.typing
+        rng = self.arch.s["features.typing"]
+        W = self.arch.scn.engine.window_s
+        pub = self.arch.scn.workload.publish
+        beat = self.heartbeat
+        while True:
+            rate = (pub.total_rate_per_s if pub.total_rate_per_s is not None
+                    else pub.rate_per_client_per_s * reg.n_open)
+            n = rng.poisson(rate * W) if rate > 0 else 0
+            if n:
+                starts = rng.uniform(0, W, n)
+                typing = self.d_typing.sample(rng, n)
+                for t0, dur in zip(starts.tolist(), typing.tolist()):
+                    self.c["features.typing.messages"] += 1
+                    k = int(dur // beat)
+                    for j in range(k + 1):
+                        Call(env, t0 + j * beat, self._member_sends, ("typing", t.payload_bytes))
+                    if t.stop_event:
+                        Call(env, t0 + dur, self._member_sends, ("typing", t.payload_bytes))
+            yield env.timeout(W)
 
     # -- events members send at a rate ------------------------------------------------------
     def _members_send(self, kind: str, rate: float, nbytes: int):
@@ -182,7 +217,7 @@ class FeatureEvents:
     def _arrive(self, ev) -> None:
         """The event reaches the design: written to the presence set, then published."""
         v = ev._value
-        self._store(self.env.now, v[5], v[6])
+        self._store(self.env.now, v[KIND], v[KEY])
         self.on_arrive(ev)
 
     def _store(self, now: float, kind: str, key: int) -> None:
@@ -206,6 +241,7 @@ class FeatureEvents:
             out[f"features_{k}_events"] = int(c[f"features.{k}.sent"])
             out[f"features_{k}_recipients"] = int(c[f"features.{k}.recipients"])
         out["features_presence_store_writes"] = int(c["features.presence.store_writes"])
+        out["features_typing_messages"] = int(c["features.typing.messages"])
         out["features_presence_store_throttled"] = int(c["features.presence.store_throttled"])
         return out
 

@@ -40,6 +40,7 @@ import math
 
 from simulator.architectures.base import Design, common_probes
 from simulator.architectures.basic import BasicArchitecture, _Ctx, publishes_in_flight
+from simulator.architectures.features import feature_of
 from simulator.architectures.routing import RegionalEdges
 from simulator.primitives.events import Call
 from simulator.primitives.token_bucket import TokenBucket
@@ -116,7 +117,8 @@ class MultiRegionArchitecture(Design):
     def _publish_arrive(self, ev) -> None:
         """A message reaches the sender's Region."""
         v = ev._value
-        key = v[6] if len(v) > 5 else int(self.reg.channel[v[3]])   # a feature event's own
+        feature = feature_of(v)
+        key = feature[1] if feature is not None else int(self.reg.channel[v[3]])
         self.hosts[key % self.n]._publish_arrive(ev)
 
     def join_history(self, now: float, i: int, n: int) -> float | None:

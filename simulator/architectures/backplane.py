@@ -147,6 +147,7 @@ class Backplane:
         reg.last_msg[ch] = now
         if kind is not None:   # a feature event: not in the integrity ledger
             c[f"features.{kind}.recipients"] += n
+            c["features.published"] += 1
         else:
             self.arch.integrity.published(ch, now, live)
             if self.arch.fallback is not None:   # the pollers get the users' messages

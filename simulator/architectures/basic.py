@@ -323,6 +323,7 @@ class BasicArchitecture(Design):
         x.cp = (x.start - x.route - x.t_pub, x.route, x.init, x.t_run - x.start - x.init,
                 now - x.t_run, now)
         if x.kind is not None:   # a feature event: not in the ledger, not kept in the history
+            c["features.published"] += 1
             if self.cross is not None:
                 self.cross(now, x, self)
             return

@@ -98,6 +98,7 @@ class FeatureEvents:
             self.c[f"features.{k}.recipients"] += 0.0
         self.c["features.presence.store_writes"] += 0.0
         self.c["features.typing.messages"] += 0.0
+        self.c["features.published"] += 0.0   # feature events among messages.published
         self.c["features.presence.store_throttled"] += 0.0
         if self.presence is not None:
             arch.conns.on_open.append(self.entered)

@@ -412,6 +412,7 @@ class Broadcast:
         reg.last_msg[ch] = now
         if kind is not None:   # a feature event: not in the integrity ledger
             c[f"features.{kind}.recipients"] += n
+            c["features.published"] += 1
         else:
             self.arch.integrity.published(ch, now, live)
             if self.persisted:   # kept for history (billed as messages where the service does)

@@ -11,7 +11,8 @@ a Markdown table per scenario, and writes the rows to ``benchmarks/results/compa
 ``--only multi_region`` recomputes the multi-Region figures alone (``global-chat`` from one,
 two and three Regions, by user location; ``global-live-event``'s outage): about 5 minutes.
 ``--only validation`` recomputes the README's validation tables (``simulator.validation`` at
-its ``readme`` size, seed 0): about 10 seconds.
+its ``readme`` size, seed 0): about 10 seconds. ``--only features`` recomputes what presence,
+typing, history on join and 5% polling clients add on the 100k-user chat and the live event.
 """
 
 from __future__ import annotations
@@ -64,6 +65,58 @@ def livestream_figures() -> dict:
             "failed": f"{100.0 * s['deliveries_failed'] / s['deliveries_attempted']:.0f}%",
         }
     return out
+
+
+#: the scenarios whose features' cost the README shows, and the designs compared on them
+FEATURE_SCENARIOS = ("chat-compare", "livestream-compare")
+FEATURE_DESIGNS = ["basic", "sns", "sqs", "appsync", "managed", "containers"]
+FEATURE_SETS = ("none", "presence", "typing", "history_on_join", "fallback", "all")
+
+
+def feature_figures(workers: int) -> dict:
+    """What each feature of ``chat-features`` (presence, typing, history on join, 5%
+    pollers) adds on the 100k-user chat and the 20,000-viewer live event (300 s, one
+    replication, the scenarios' seeds): ``sim.feature_impact`` rows, and the README's cells."""
+    feats = sim.load_scenario(ROOT / "data" / "scenarios" / "chat-features.yaml").features
+    out = {}
+    for name in FEATURE_SCENARIOS:
+        scn = sim.load_scenario(ROOT / "data" / "scenarios" / f"{name}.yaml", overrides={
+            "duration_s": 300.0, "warmup_s": 60.0, "features": feats.model_dump()})
+        t0 = time.perf_counter()
+        table, _ = sim.feature_impact(scn, FEATURE_DESIGNS, workers=workers)
+        rows = json.loads(table.to_json(orient="records"))
+        out[name] = {"wall_seconds": round(time.perf_counter() - t0, 1), "rows": rows,
+                     "cells": feature_cells(rows)}
+    return out
+
+
+def feature_cells(rows: list[dict]) -> dict:
+    """Design -> feature set -> the README's cell: the cost and p99 without features, and
+    what each set adds."""
+    cells: dict = {}
+    for r in rows:
+        p99 = r["latency_p99_ms"]
+        if r["features"] == "none":
+            cell = f"${r['cost_usd_per_month']:,.0f}, {fmt_ms(p99) if p99 else 'none'}"
+        else:
+            share = r["extra_cost_share"]
+            dp = r["extra_p99_ms"]
+            cell = (f"+${r['extra_cost_usd_per_month']:,.0f}"
+                    + (f" ({100 * share:+.0f}%)" if share is not None else "")
+                    + (f", p99 {'+' if dp >= 0 else '-'}{fmt_ms(abs(dp))}" if dp is not None
+                       else ", no message delivered"))
+        cells.setdefault(r["variant"], {})[r["features"]] = cell
+    return cells
+
+
+def feature_table(cells: dict) -> list[str]:
+    """The README's Markdown table of one scenario's :func:`feature_cells`."""
+    head = ["design", "no features (cost, p99)", "presence", "typing", "history on join",
+            "5% polling", "all four"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for design, c in cells.items():
+        lines.append("| " + " | ".join([design] + [c.get(k, "") for k in FEATURE_SETS]) + " |")
+    return lines
 
 
 def multi_region_figures(replications: int, workers: int) -> dict:
@@ -238,7 +291,7 @@ def main() -> int:
     ap.add_argument("--replications", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--only", choices=["livestream", "multi_region", "first_hour", "validation",
-                                       "failure_modes"],
+                                       "failure_modes", "features"],
                     default=None,
                     help="recompute only these figures (keep the others)")
     args = ap.parse_args()
@@ -258,6 +311,11 @@ def main() -> int:
         print(f"validation ({val['wall_seconds']} s):")
         for name, lines in val["tables"].items():
             print(f"\n{name}:\n" + "\n".join(lines))
+    if args.only in (None, "features"):
+        out["features"] = ft = feature_figures(args.workers)
+        for name, f in ft.items():
+            print(f"\n{name} with the features of chat-features ({f['wall_seconds']} s):")
+            print("\n".join(feature_table(f["cells"])))
     if args.only in (None, "livestream"):
         out["livestream-basic"] = live = livestream_figures()
         print("livestream-basic:", json.dumps(live))

@@ -28,6 +28,7 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 #: fixed colour per registered design (others take the next free tab10 colour)
 DESIGN_COLORS: dict[str, str] = {
@@ -1464,3 +1465,67 @@ def breach_timelines(comparison, title: str | None = None) -> Figure:
         head += f" (none refused: {', '.join(clean)})"
     fig.suptitle(head)
     return fig
+
+
+# ----------------------------------------------------------------------------- realtime features
+
+#: how :func:`feature_impact` names the feature sets of :func:`simulator.feature_impact`
+FEATURE_LABELS = {"none": "no features", "presence": "presence", "typing": "typing",
+                  "history_on_join": "history on join", "fallback": "HTTP polling",
+                  "all": "all of them"}
+
+
+def feature_impact(table: pd.DataFrame, title: str | None = None,
+                   slo_ms: float | None = None) -> Figure:
+    """What each realtime feature adds, by design (the table of
+    :func:`simulator.feature_impact`): left, the extra cost as a share of the design's bill
+    without features; right, the users' p99 latency with each feature set (log scale; a
+    cross where no message was delivered in the measured window), with ``slo_ms`` drawn."""
+    import matplotlib.pyplot as plt
+
+    _require(table, ["variant", "features", "extra_cost_share", "extra_cost_usd_per_month",
+                     "latency_p99_ms"])
+    _one_row_per(table, ["variant", "features"])
+    designs = _designs(table, "variant")
+    sets = list(dict.fromkeys(table["features"].tolist()))
+    extra = [s for s in sets if s != "none"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.8), layout="constrained")
+    width = 0.8 / max(len(designs), 1)
+    t = table.set_index(["variant", "features"])
+    for k, d in enumerate(designs):
+        color = design_color(d, designs)
+        xs = np.arange(len(extra)) + (k - (len(designs) - 1) / 2) * width
+        share = [100.0 * _nz(t.loc[(d, s), "extra_cost_share"]) for s in extra]
+        left.bar(xs, share, width=width, color=color, label=d)
+        xr = np.arange(len(sets)) + (k - (len(designs) - 1) / 2) * width
+        p99 = [t.loc[(d, s), "latency_p99_ms"] for s in sets]
+        ok = [not _is_none(v) for v in p99]
+        right.bar(xr[ok], [v for v, o in zip(p99, ok) if o], width=width, color=color)
+        right.plot(xr[[not o for o in ok]], [0.04] * (len(ok) - sum(ok)), "x", color=color,
+                   markersize=9, transform=right.get_xaxis_transform())   # at the axis' foot
+    left.axhline(0.0, color="black", linewidth=0.8)
+    left.set_xticks(np.arange(len(extra)), [FEATURE_LABELS.get(s, s) for s in extra])
+    left.set_ylabel("extra cost (% of the bill without features)")
+    left.set_xlabel("feature")
+    left.legend(title="design", fontsize="small")
+    right.set_yscale("log")
+    right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_ms(v)))
+    right.yaxis.set_minor_formatter(NullFormatter())
+    right.set_xticks(np.arange(len(sets)), [FEATURE_LABELS.get(s, s) for s in sets],
+                     rotation=15)
+    right.set_ylabel("users' messages, p99 latency")
+    right.set_xlabel("features on")
+    handles = [Line2D([], [], marker="x", linestyle="", color="black",
+                      label="no message delivered")]
+    if slo_ms is not None:
+        right.axhline(slo_ms, color="black", linestyle="--", linewidth=1)
+        handles.append(Line2D([], [], color="black", linestyle="--",
+                              label=f"SLO {fmt_ms(slo_ms)}"))
+    right.legend(handles=handles, fontsize="small", loc="upper left")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def _nz(v) -> float:
+    return 0.0 if _is_none(v) else float(v)

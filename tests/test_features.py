@@ -199,3 +199,52 @@ def test_appsync_history_goes_through_the_teams_http_api():
         == c["join_history.requests"]
     assert res.usage["apigw.http_requests"] == c["join_history.http_requests"]
     assert res.summary["history_write_units"] > 0
+
+
+@pytest.fixture(scope="module")
+def impact():
+    scn = small("chat-features", duration_s=40.0, warmup_s=10.0,
+                **{"workload.clients": 600})
+    return sim.feature_impact(scn, ["managed", "basic"], progress=False)
+
+
+def test_feature_impact_runs_each_feature_alone_and_all(impact):
+    """Rows: every design without features, with each of the four alone, with all; 'none'
+    adds nothing to itself; on the managed service (which refuses none of this load) the
+    typing set adds exactly the deliveries its events asked for, and the history set exactly
+    the messages fetched."""
+    table, runs = impact
+    assert list(table["features"].unique()) == ["none", "presence", "typing", "history_on_join",
+                                                 "fallback", "all"]
+    assert len(table) == 12
+    none = table[table["features"] == "none"]
+    assert (none["extra_cost_usd_per_month"] == 0).all() and (none["extra_deliveries"] == 0).all()
+    t = table.set_index(["variant", "features"])
+    typing = runs["typing"].runs.set_index("variant").loc["managed"]
+    assert t.loc[("managed", "typing"), "extra_deliveries"] == typing["features_typing_recipients"]
+    history = runs["history_on_join"].runs.set_index("variant").loc["managed"]
+    assert t.loc[("managed", "history_on_join"), "extra_deliveries"] == \
+        history["features_join_history_messages"]
+    assert t.loc[("basic", "fallback"), "extra_p99_ms"] > 1000   # a poll interval of 5 s
+    assert (table.loc[table["features"] == "typing", "extra_cost_usd_per_month"] > 0).all()
+
+
+def test_feature_impact_needs_a_feature():
+    scn = small("chat-basic", duration_s=30.0, warmup_s=0.0)
+    with pytest.raises(sim.ScenarioError, match="features"):
+        sim.feature_impact(scn, ["basic"], progress=False)
+
+
+def test_feature_impact_plot(impact):
+    """Two panels with units, the SLO drawn, and a mark where no message was delivered."""
+    from simulator import plots
+
+    table, _ = impact
+    fig = plots.feature_impact(table, slo_ms=250.0, title="t")
+    left, right = fig.axes
+    assert "% of the bill" in left.get_ylabel() and "p99" in right.get_ylabel()
+    assert any(line.get_linestyle() == "--" for line in right.get_lines())
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["managed", "basic"]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)

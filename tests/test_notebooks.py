@@ -56,6 +56,11 @@ OVERRIDES: dict[str, dict[str, object]] = {
                                           "surge_extra_clients": 3000,
                                           "surge_duration_s": 150.0, "deploy_clients": 500,
                                           "deploy_duration_s": 150.0, "deploy_at_s": 30.0},
+    "09_realtime_features.ipynb": {"clients": 300, "duration_s": 40.0, "warmup_s": 10.0,
+                                   "designs": ["basic", "appsync", "managed", "containers"],
+                                   "room_sizes": [5, 20], "fill_s": 10.0, "counts_above": 10,
+                                   "room_designs": ["basic", "managed"], "live_clients": 300,
+                                   "live_designs": ["basic", "managed"], "workers": 1},
 }
 # For notebooks not listed above: applied to those of these names the parameters cell defines.
 DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "warmup_s": 10.0}
@@ -64,7 +69,8 @@ DEFAULT_OVERRIDES: dict[str, object] = {"clients": 300, "duration_s": 60.0, "war
 MIN_FIGURES: dict[str, int] = {"01_quickstart.ipynb": 5, "02_basic_vs_broadcast.ipynb": 4,
                                "03_multi_region.ipynb": 4, "04_capacity_sweep.ipynb": 3,
                                "06_design_review.ipynb": 4,
-                               "07_validation.ipynb": 2, "08_serverless_vs_containers.ipynb": 6}
+                               "07_validation.ipynb": 2, "08_serverless_vs_containers.ipynb": 6,
+                               "09_realtime_features.ipynb": 3}
 
 RENDER_FIGURES = """\
 import io as _io

@@ -221,7 +221,10 @@ class Comparison:
         runs = self.runs.assign(error=None)
         split = [c for c in runs.columns if "." in c
                  and c.split(".", 1)[0] in LOCATION_KEYS + REGION_KEYS]
-        metrics = METRICS + tuple(split)
+        # the realtime features' counts and latencies, when a feature is on
+        features = [c for c in runs.columns if c.startswith(("features_", "fallback_"))
+                    and pd.api.types.is_numeric_dtype(runs[c])]
+        metrics = METRICS + tuple(split) + tuple(features)
         stats = summarize(runs, metrics, by=["variant"]).set_index("variant")
         rows = []
         for v in self.variants:
@@ -340,7 +343,9 @@ def compare(scn: Scenario, variants=None, replications: int = 1, workers: int = 
         ``_ci95`` half-width), ``cost_usd_per_month``, ``cost_usd_per_1k_users_month``,
         ``cost_usd_per_million_deliveries``, delivered/failed/lost/duplicated counts,
         ``breaches_total``, ``breaches_by_quota``, ``first_binding_limit`` and
-        ``first_binding_s``, ``delivery_guarantee`` (the weakest seen) and ``wall_seconds``.
+        ``first_binding_s``, ``delivery_guarantee`` (the weakest seen) and ``wall_seconds``;
+        with realtime features on, their ``features_*`` and ``fallback_*`` summary keys
+        (means).
 
     Raises
     ------

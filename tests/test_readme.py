@@ -149,3 +149,17 @@ def test_readme_quotes_the_benchmark_table():
     saved = json.loads((ROOT / "benchmarks" / "results" / "bench_scale.json").read_text())
     assert saved["size"] == "full"
     assert "\n".join(readme_lines(saved)) in README
+
+
+def test_readme_quotes_what_the_features_add():
+    """The realtime features' tables (``scripts/readme_figures.py --only features``), row for
+    row, as the script prints them."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from readme_figures import feature_cells, feature_table
+
+    for name, f in FIGURES["features"].items():
+        assert feature_cells(f["rows"]) == f["cells"], name   # the cells are the rows'
+        for line in feature_table(f["cells"]):
+            assert line in README, (name, line)

@@ -1469,6 +1469,8 @@ def breach_timelines(comparison, title: str | None = None) -> Figure:
 
 # ----------------------------------------------------------------------------- realtime features
 
+#: where the "no message delivered" marks sit (axes fraction), how far the labels tilt (deg)
+_FOOT, _TILT = 0.04, 15  # not a catalog value (figure layout)
 #: how :func:`feature_impact` names the feature sets of :func:`simulator.feature_impact`
 FEATURE_LABELS = {"none": "no features", "presence": "presence", "typing": "typing",
                   "history_on_join": "history on join", "fallback": "HTTP polling",
@@ -1501,8 +1503,8 @@ def feature_impact(table: pd.DataFrame, title: str | None = None,
         p99 = [t.loc[(d, s), "latency_p99_ms"] for s in sets]
         ok = [not _is_none(v) for v in p99]
         right.bar(xr[ok], [v for v, o in zip(p99, ok) if o], width=width, color=color)
-        right.plot(xr[[not o for o in ok]], [0.04] * (len(ok) - sum(ok)), "x", color=color,
-                   markersize=9, transform=right.get_xaxis_transform())   # at the axis' foot
+        right.plot(xr[[not o for o in ok]], [_FOOT] * (len(ok) - sum(ok)), "x", color=color,
+                   markersize=9, transform=right.get_xaxis_transform())
     left.axhline(0.0, color="black", linewidth=0.8)
     left.set_xticks(np.arange(len(extra)), [FEATURE_LABELS.get(s, s) for s in extra])
     left.set_ylabel("extra cost (% of the bill without features)")
@@ -1512,7 +1514,7 @@ def feature_impact(table: pd.DataFrame, title: str | None = None,
     right.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_ms(v)))
     right.yaxis.set_minor_formatter(NullFormatter())
     right.set_xticks(np.arange(len(sets)), [FEATURE_LABELS.get(s, s) for s in sets],
-                     rotation=15)
+                     rotation=_TILT)
     right.set_ylabel("users' messages, p99 latency")
     right.set_xlabel("features on")
     handles = [Line2D([], [], marker="x", linestyle="", color="black",

@@ -91,20 +91,27 @@ def feature_figures(workers: int) -> dict:
 
 
 def feature_cells(rows: list[dict]) -> dict:
-    """Design -> feature set -> the README's cell: the cost and p99 without features, and
-    what each set adds."""
+    """Design -> feature set -> the README's cell: the cost, p99 (and the users' pairs lost,
+    when any) without features, and what each set adds."""
     cells: dict = {}
+    base: dict = {}
     for r in rows:
         p99 = r["latency_p99_ms"]
+        lost = r["messages_lost_share"] or 0.0
         if r["features"] == "none":
-            cell = f"${r['cost_usd_per_month']:,.0f}, {fmt_ms(p99) if p99 else 'none'}"
+            base[r["variant"]] = lost
+            cell = (f"${r['cost_usd_per_month']:,.0f}, {fmt_ms(p99) if p99 else 'none'}"
+                    + (f", {100 * lost:.0f}% lost" if lost >= 0.005 else ""))
         else:
-            share = r["extra_cost_share"]
-            dp = r["extra_p99_ms"]
-            cell = (f"+${r['extra_cost_usd_per_month']:,.0f}"
+            extra, share, dp = r["extra_cost_usd_per_month"], r["extra_cost_share"], r["extra_p99_ms"]
+            was = base[r["variant"]]
+            cell = (f"{'+' if extra >= 0 else '-'}${abs(extra):,.0f}"
                     + (f" ({100 * share:+.0f}%)" if share is not None else "")
                     + (f", p99 {'+' if dp >= 0 else '-'}{fmt_ms(abs(dp))}" if dp is not None
-                       else ", no message delivered"))
+                       else ", no message delivered")
+                    + (f", lost {100 * was:.0f}% → {100 * lost:.0f}%"
+                       if max(was, lost) >= 0.005 and round(100 * was) != round(100 * lost)
+                       else ""))
         cells.setdefault(r["variant"], {})[r["features"]] = cell
     return cells
 

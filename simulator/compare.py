@@ -453,7 +453,8 @@ FEATURES = ("presence", "typing", "history_on_join", "fallback")
 IMPACT_COLUMNS = ["variant", "features", "cost_usd_per_month", "latency_p50_ms",
                   "latency_p99_ms", "deliveries_attempted", "extra_cost_usd_per_month",
                   "extra_cost_share", "extra_p99_ms", "extra_deliveries", "messages_lost",
-                  "publishes_rejected", "breaches_total", "first_binding_limit"]
+                  "messages_lost_share", "publishes_rejected", "breaches_total",
+                  "first_binding_limit"]
 
 
 def feature_impact(scn: Scenario, variants=None, replications: int = 1, workers: int = 1,
@@ -478,9 +479,9 @@ def feature_impact(scn: Scenario, variants=None, replications: int = 1, workers:
         ``cost_usd_per_month``, ``latency_p50_ms``, ``latency_p99_ms`` (the users' messages,
         fallback clients included when they are on), ``deliveries_attempted`` (feature events
         included), and what the set adds over ``none``: ``extra_cost_usd_per_month``,
-        ``extra_cost_share``, ``extra_p99_ms``, ``extra_deliveries``; then
-        ``messages_lost``, ``publishes_rejected``, ``breaches_total``,
-        ``first_binding_limit``.
+        ``extra_cost_share``, ``extra_p99_ms``, ``extra_deliveries``; then the users'
+        ``messages_lost`` and ``messages_lost_share`` (of the pairs intended),
+        ``publishes_rejected``, ``breaches_total``, ``first_binding_limit``.
     comparisons : dict
         Feature set -> its :class:`Comparison`.
 
@@ -524,6 +525,7 @@ def feature_impact(scn: Scenario, variants=None, replications: int = 1, workers:
                 "extra_p99_ms": row["latency_p99_ms"] - base["latency_p99_ms"],
                 "extra_deliveries": attempted - base_attempted,
                 "messages_lost": row["messages_lost"],
+                "messages_lost_share": row["messages_lost_share"],
                 "publishes_rejected": float(runs.get_group(v)["publishes_rejected"].mean()),
                 "breaches_total": row["breaches_total"],
                 "first_binding_limit": row["first_binding_limit"],

@@ -248,3 +248,14 @@ def test_feature_impact_plot(impact):
     import matplotlib.pyplot as plt
 
     plt.close(fig)
+
+
+def test_rooms_with_counts_do_not_announce_member_updates():
+    """Above ``counts_above`` the room shows counts: its members' status updates are written
+    to the presence set but not broadcast (only those sent while it was small are)."""
+    upd = {"updates_per_member_per_h": 60.0}
+    every = _fill("managed", upd)
+    counted = _fill("managed", {**upd, "counts_above": 8})
+    assert counted["features_presence_store_writes"] == pytest.approx(
+        every["features_presence_store_writes"], rel=0.02)   # written either way
+    assert 0 < counted["features_update_events"] < 0.5 * every["features_update_events"]

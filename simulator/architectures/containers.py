@@ -21,6 +21,7 @@ import numpy as np
 from simulator.architectures.backplane import Backplane
 from simulator.architectures.base import Design, RegionStack, common_probes
 from simulator.architectures.fallback import HeldPolls
+from simulator.architectures.features import expected_event_rate
 from simulator.architectures.fleet import (
     IN_SERVICE,
     STARTING,
@@ -374,7 +375,8 @@ def _mean(v) -> float:
 def initial_tasks(scn, p, channels) -> int:
     """Tasks at the start when the scenario does not say: enough for the clients connected at
     the start, and for the autoscaling target at the steady load (work per second from the
-    publish rate, the channels' sizes and the catalog's CPU costs), within min..max."""
+    publish rate and the realtime features' events, the channels' sizes and the catalog's CPU
+    costs), within min..max."""
     cfg = scn.containers
     w = scn.workload
     n0 = w.clients * w.initially_connected
@@ -388,6 +390,8 @@ def initial_tasks(scn, p, channels) -> int:
     p_ch = channels.sizes.astype(float) / float(channels.sizes.sum())
     size = 1.0 + max(n0 - 1.0, 0.0) * float((p_ch ** 2).sum())
     recipients = size - (0.0 if pub.echo_to_sender else 1.0)
+    # presence and typing events travel the same path as the users' messages
+    rate += expected_event_rate(scn, p, rate, n0, size)
     vcpu = cfg.task.vcpu
     for n in range(max(cfg.tasks.min, need), cfg.tasks.max + 1):
         if a.metric == "connections":

@@ -14,7 +14,8 @@ do to it is what they add).
 * **Presence.** A member's *enter* is sent by its client once its connection opens (one way
   plus the edge's routing later); its *leave* is announced when the edge closes the
   connection (a close frame at once; a vanished client when the edge notices it).
-  ``updates_per_member_per_h`` more per open member. Filling a channel from 0 to N members
+  ``updates_per_member_per_h`` more per open member (not announced in a channel that gets
+  counts: see below). Filling a channel from 0 to N members
   delivers N(N-1)/2 enters. With ``store``, each enter, leave and update is first written to
   the presence set (:meth:`Design.store_presence`: the connection table's channel partition
   in the API Gateway designs). Above ``counts_above`` live members the channel's members are
@@ -131,10 +132,8 @@ class FeatureEvents:
         self._member_event(now, i, "leave")
 
     def _member_event(self, now: float, i: int, kind: str) -> None:
-        reg = self.reg
-        key = int(reg.channel[i])
-        above = self.presence.counts_above
-        if above is not None and reg.live[key] > above:
+        key = int(self.reg.channel[i])
+        if self._counted(key):
             self.dirty[key] = True     # a count update will announce it
             self._store(now, kind, key)
             return
@@ -195,9 +194,20 @@ class FeatureEvents:
 
     def _member_sends(self, ev) -> None:
         kind, nbytes = ev._value
-        i = self.reg.random_open(self.u())
-        if i >= 0:
-            self._send(self.env.now, i, int(self.reg.channel[i]), kind, nbytes)
+        reg = self.reg
+        i = reg.random_open(self.u())
+        if i < 0:
+            return
+        key = int(reg.channel[i])
+        if kind == "update" and self._counted(key):
+            self._store(self.env.now, kind, key)   # the room shows counts, not members
+            return
+        self._send(self.env.now, i, key, kind, nbytes)
+
+    def _counted(self, key: int) -> bool:
+        """Whether channel ``key`` is large enough to get counts instead of member events."""
+        above = self.presence.counts_above
+        return above is not None and self.reg.live[key] > above
 
     # -- to the design -----------------------------------------------------------------------
     def _send(self, now: float, i: int, key: int, kind: str, nbytes: int) -> None:
@@ -303,6 +313,29 @@ class JoinHistory:
             "features_join_history_p50_ms": q(0.5) * 1e3 if self.hist.n else None,
             "features_join_history_p99_ms": q(0.99) * 1e3 if self.hist.n else None,
         }
+
+
+def expected_event_rate(scn, p, message_rate: float, members: float, room_size: float) -> float:
+    """Feature events per second to expect at steady state (for sizing, not for the run):
+    typing spells at the users' ``message_rate`` with their expected events, presence updates
+    of ``members`` and their enters and leaves (one each per session), unless rooms of
+    ``room_size`` members get counts instead."""
+    import numpy as np
+
+    from simulator.scenario import build_dist
+
+    f = scn.features
+    rate = 0.0
+    if f.typing is not None:
+        beat = f.typing.heartbeat_s or p["behaviour.typing_heartbeat_s"]
+        spells = build_dist(f.typing.typing_s).sample(np.random.default_rng(0), 4096)
+        rate += message_rate * (1.0 + float(np.floor(spells / beat).mean())
+                                + (1.0 if f.typing.stop_event else 0.0))
+    pr = f.presence
+    if pr is not None and (pr.counts_above is None or room_size <= pr.counts_above):
+        session = build_dist(scn.workload.session_s).mean
+        rate += members * (pr.updates_per_member_per_h / 3600.0 + 2.0 / session)
+    return rate
 
 
 def open_sender(reg, i: int, gen: int) -> bool:

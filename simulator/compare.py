@@ -461,9 +461,11 @@ def feature_impact(scn: Scenario, variants=None, replications: int = 1, workers:
                    progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """What each realtime feature the scenario turns on (``features``: presence, typing,
     history on join, fallback clients) adds to each design: the designs run without any
-    feature, with each alone, and with all of them, on the same seeds (common random
-    numbers: the features draw from their own streams, so the users and their messages are
-    the same in every run).
+    feature, with each alone, and with all of them, on the same seeds. The features draw
+    their events from their own streams, so the users, their sessions and their messages are
+    the same in every run; the latencies along the paths the events share are drawn afresh,
+    so a few percent of ``extra_p99_ms`` is noise (replications say how much). Fallback
+    clients are users who poll instead of holding a WebSocket.
 
     Parameters
     ----------

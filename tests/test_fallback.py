@@ -132,18 +132,24 @@ def test_polls_beyond_the_account_throttle_are_refused_and_logged():
     assert c["fallback.http_requests"] == c["fallback.polls"] - polls
 
 
-def test_off_changes_nothing():
-    """With ``features.fallback`` absent: no fallback stream, counter or summary key, and
-    the same summary as the scenario with the section written out as off."""
-    base = {"duration_s": 40.0, "warmup_s": 10.0, "workload.clients": 500}
-    a = sim.run(small("chat-basic", **base), progress=False)
-    b = sim.run(small("chat-basic", **base, **{"features.fallback": None}), progress=False)
-    assert not [k for k in a.counters if k.startswith("fallback")]
-    assert not [k for k in a.summary if k.startswith("fallback")]
-    assert not [k for k in a.drawn if k.startswith("fallback")]
-    drop = ("wall_seconds",)
-    assert {k: v for k, v in a.summary.items() if k not in drop} == \
-        {k: v for k, v in b.summary.items() if k not in drop}
+@pytest.mark.parametrize("design", ["basic", "managed"])
+def test_no_pollers_change_nothing_for_the_users(design):
+    """With the fallback part on but a share of 0 (it draws from its own stream for every
+    arriving client, and builds its poll path), the users' run is the run without it, key
+    for key; with it absent, no fallback counter or summary key exists."""
+    base = {"architecture": design, "duration_s": 40.0, "warmup_s": 10.0,
+            "workload.clients": 500}
+    off = sim.run(small("chat-basic", **base), progress=False)
+    zero = sim.run(small("chat-basic", **base, **{"features.fallback": {"share": 0.0}}),
+                   progress=False)
+    assert zero.summary["fallback_clients"] == 0 and zero.summary["fallback_polls"] == 0
+    assert any(k.startswith("fallback") for k in zero.counters)
+    assert not [k for k in off.counters if k.startswith("fallback")]
+    assert not [k for k in off.summary if k.startswith("fallback")]
+    # the history store fallback turns on is billed; everything the users do is the same
+    skip = ("wall_seconds", "sim_events", "history_write_units")   # its process: more events
+    same = [k for k in off.summary if k not in skip and not k.startswith("cost")]
+    assert {k: off.summary[k] for k in same} == {k: zero.summary[k] for k in same}
 
 
 @pytest.mark.parametrize("design", ["basic", "sns", "sqs", "appsync", "managed", "containers"])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.architectures.base import sender_slot
-from simulator.architectures.features import feature_of, open_sender
+from simulator.architectures.features import feature_of, feature_sender, open_sender
 from simulator.architectures.fleet import CpuCost
 from simulator.primitives.events import Call
 
@@ -73,7 +73,10 @@ class Backplane:
         fleet = self.fleet
         feature = feature_of(v)
         if feature is not None:   # a member's event (a leave's member has left its task)
-            i, key, kind = feature
+            sent = feature_sender(reg, v, self.c, now)
+            if sent is None:
+                return
+            i, key, kind = sent
             gen = v[4]
             j = int(fleet.task_of[i]) if i >= 0 and i < fleet.task_of.size else -1
             if j < 0:

@@ -28,7 +28,7 @@ from simulator.architectures.base import Design, RegionStack, common_probes
 from simulator.architectures.delivery import DirectFanout
 from simulator.architectures.fallback import add_usage, apigw_path
 from simulator.architectures.fanout import Fanout
-from simulator.architectures.features import feature_of
+from simulator.architectures.features import feature_of, feature_sender
 from simulator.architectures.routing import RegionalEdges
 from simulator.architectures.tiers import SnsFanout, SqsFanout
 from simulator.aws.api_gateway import ApiGateway
@@ -40,7 +40,7 @@ from simulator.primitives.events import Call
 from simulator.rng import BufferedDraws
 from simulator.scenario import build_dist, history_store
 from simulator.units import MINUTE
-from simulator.workload.population import OPEN
+from simulator.workload.population import CLOSING, OPEN, ZOMBIE
 
 
 class _Ctx:
@@ -224,8 +224,11 @@ class BasicArchitecture(Design):
         reg = self.reg
         feature = feature_of(v)
         kind: str | None = None
-        if feature is not None:   # a member's event: it need not be open (a leave)
-            i, key, kind = feature
+        if feature is not None:   # a member's event (a leave's member is gone)
+            sent = feature_sender(reg, v, self.c, now)
+            if sent is None:
+                return
+            i, key, kind = sent
         elif len(v) > 3:   # the sender was chosen when it sent (a geography)
             i = v[3]
             if reg.gen[i] != v[4] or reg.state[i] != OPEN:
@@ -285,7 +288,8 @@ class BasicArchitecture(Design):
         self.pub_rejected("oversize")
         self.rec.breaches.add(now, f"api_gateway.max_{why}_bytes", "api_gateway:$default",
                               self.region)
-        self.conns.drop(now, i, "oversize")
+        if i >= 0:   # a member's connection (a room's count update has none)
+            self.conns.drop(now, i, "oversize")
 
     # -- services for the delivery strategies ----------------------------------------------------
     def recipients(self, now: float, x: _Ctx, sender_open: bool = False) -> tuple[int, int, int]:
@@ -301,6 +305,9 @@ class BasicArchitecture(Design):
                 live -= 1
         half = reg.half[ch]
         gone = reg.gone[ch]
+        if x.kind == "leave" and reg.gen[x.sender] == x.gen and \
+                reg.state[x.sender] in (CLOSING, ZOMBIE):
+            gone -= 1   # the leaver's own row, waiting for $disconnect: nobody to post to
         if self._filter_expired and gone:
             gone -= reg.expired_zombies(ch, now)
         return live, half, gone
@@ -417,8 +424,8 @@ class BasicArchitecture(Design):
         assert self._store is not None
         retention, overhead = self._store
         keep = min(retention, max(now, 0.0))
-        rate = self.c["messages.published"] / max(now, 1e-9)
-        return rate * keep * (self.payload.mean + overhead)
+        users = self.c["messages.published"] - self.c.get("features.published", 0.0)   # events: not kept
+        return users / max(now, 1e-9) * keep * (self.payload.mean + overhead)
 
     # -- end of run ------------------------------------------------------------------------------
     def finalize(self, now: float) -> None:

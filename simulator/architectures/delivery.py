@@ -123,7 +123,8 @@ class DirectFanout:
         fan-out now for its start at ``t_q`` (the query's response), one event fewer per
         message: the channel's rows are read and the post tokens taken at ``now``, a few
         ms early. Returns False (nothing done) when the throttle would bind."""
-        live, half, gone = self.host.recipients(now, x, sender_open=True)
+        # a user's sender is open (its message just arrived); a feature event's is checked
+        live, half, gone = self.host.recipients(now, x, sender_open=x.kind is None)
         if not self.fanout.can_fast(now, live + half + gone):
             return False
         self._published(t_q, x, live, half, gone, now)

@@ -465,8 +465,8 @@ class OwnHttpApi:
         c = self.c
         c["join_history.requests"] += 1
         assert self.f_history is not None
-        t = (self.f_history.begin(now + self.d_route())
-             if self.apigw.admit(now, "api_gateway:history") else None)
+        start = now + self.d_route()
+        t = self.f_history.begin(start) if self.apigw.admit(now, "api_gateway:history") else None
         if t is None:
             c["join_history.failed"] += 1
             return None
@@ -474,7 +474,7 @@ class OwnHttpApi:
         for page in self.table.pages_of(n * self.item_bytes):
             c["join_history.read_units"] += self.table.read_units(page)
             t += self.d_page() + page / MB * self.d_s_per_mb()
-        self.f_history.finish(now, t)
+        self.f_history.finish(start, t)
         c["join_history.posts"] += n
         c["data_transfer.out_bytes"] += n * self.item_bytes   # the items, keys included
         return t
@@ -490,7 +490,7 @@ class OwnHttpApi:
         """Its billed items beyond the HTTP API's, and the history table's GB."""
         c = self.c
         keep = min(self.retention, max(now, 0.0))
-        rate = c["messages.published"] / max(now, 1e-9)
+        rate = (c["messages.published"] - c.get("features.published", 0.0)) / max(now, 1e-9)
         return ({"lambda.requests": c["lambda.requests"],
                  "lambda.gb_seconds.x86_64": c.get("lambda.gb_seconds.x86_64", 0.0),
                  "lambda.gb_seconds.arm64": c.get("lambda.gb_seconds.arm64", 0.0),

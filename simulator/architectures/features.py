@@ -26,8 +26,12 @@ do to it is what they add).
   when it starts, one every ``heartbeat_s`` while it lasts (the client's throttle) and a stop
   event at its end (the message), each from a member chosen when it is sent.
 
-Each feature draws from its own random streams, so the users' messages are the same draws
-with a feature on or off (common random numbers), and a feature that is off draws nothing.
+Each feature draws its own events from its own random streams, so the users, their sessions
+and their messages are the same draws with a feature on or off, and a feature that is off
+draws nothing. Along the paths the events share with the users' messages (a Lambda's handler,
+a query page, a post, a task's CPU) they take the next draws of those paths' streams, so the
+users' latencies are drawn afresh: a difference of a few percent in a quantile between two
+single runs is noise, not the feature.
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ class FeatureEvents:
         self.u = s.buffered("features.choices", _Uniform())
         self.d_up = s.buffered("features.network", arch.oneway)
         self.d_route = s.buffered("features.route", arch.route) if route_applies else None
-        self.dirty: dict[int, bool] = {}     # channel keys whose count changed since the last update
+        #: channels whose count changed since the last update -> the key to announce it from
+        self.dirty: dict[int, int] = {}
         for k in KINDS:
             self.c[f"features.{k}.sent"] += 0.0
             self.c[f"features.{k}.recipients"] += 0.0
@@ -134,7 +139,7 @@ class FeatureEvents:
     def _member_event(self, now: float, i: int, kind: str) -> None:
         key = int(self.reg.channel[i])
         if self._counted(key):
-            self.dirty[key] = True     # a count update will announce it
+            self.dirty[key // self.reg.n_reg] = key   # a count update will announce it
             self._store(now, kind, key)
             return
         self._send(now, i, key, kind, self.presence.payload_bytes)
@@ -146,8 +151,8 @@ class FeatureEvents:
         step = self.presence.count_interval_s
         while True:
             yield env.timeout(step)
-            keys, self.dirty = list(self.dirty), {}
-            for key in keys:
+            keys, self.dirty = list(self.dirty.values()), {}
+            for key in keys:   # from the Region of the last change (it relays to the others)
                 self._send(env.now, -1, key, "count", self.presence.payload_bytes)
 
     # -- typing ------------------------------------------------------------------------------
@@ -205,9 +210,15 @@ class FeatureEvents:
         self._send(self.env.now, i, key, kind, nbytes)
 
     def _counted(self, key: int) -> bool:
-        """Whether channel ``key`` is large enough to get counts instead of member events."""
+        """Whether the channel of key ``key`` is large enough to get counts instead of member
+        events (its live members in every Region of the design)."""
         above = self.presence.counts_above
-        return above is not None and self.reg.live[key] > above
+        if above is None:
+            return False
+        reg = self.reg
+        r = reg.n_reg
+        ch = key // r
+        return sum(reg.live[ch * r:(ch + 1) * r]) > above
 
     # -- to the design -----------------------------------------------------------------------
     def _send(self, now: float, i: int, key: int, kind: str, nbytes: int) -> None:
@@ -278,6 +289,10 @@ class JoinHistory:
         self.m = arch.scn.features.history_on_join.messages
         self.warmup = arch.scn.warmup_s
         self.d_net = arch.s.buffered("history_on_join.network", arch.oneway)
+        #: whether the design's answer already includes the way to the client (a service
+        #: whose latencies are publisher -> subscriber)
+        spec = getattr(arch, "spec", None)
+        self.end_to_end = bool(spec is not None and spec.end_to_end)
         self.hist = LogHistogram()
         for k in ("requests", "failed", "messages", "read_units", "posts", "throttled_posts"):
             self.c[f"join_history.{k}"] += 0.0
@@ -296,12 +311,13 @@ class JoinHistory:
         now = self.env.now
         ch = int(reg.channel[i]) // reg.n_reg
         n = min(self.m, self.arch.integrity.msg_count[ch])
-        self.c["join_history.messages"] += n
         done = self.arch.join_history(now, i, n)
         if done is None:
-            return
+            return   # refused (counted by the design)
+        self.c["join_history.messages"] += n
         if t0 >= self.warmup:
-            self.hist.add(np.array([done - t0 + self.d_net()]))
+            down = 0.0 if self.end_to_end else self.d_net()
+            self.hist.add(np.array([done - t0 + down]))
 
     def summary(self) -> dict:
         c = self.c
@@ -336,6 +352,20 @@ def expected_event_rate(scn, p, message_rate: float, members: float, room_size: 
         session = build_dist(scn.workload.session_s).mean
         rate += members * (pr.updates_per_member_per_h / 3600.0 + 2.0 / session)
     return rate
+
+
+def feature_sender(reg, v, c, now: float) -> tuple[int, int, str] | None:
+    """``(slot, channel key, kind)`` of the feature event ``v`` reaching the design at
+    ``now``; None when a client sent it and its connection has closed meanwhile (counted
+    ``publishes.sender_gone``, as a user's message). A client's event resets its connection's
+    idle timer; a server's (a leave, a count) has no sender to check."""
+    i, key, kind = v[3], v[KEY], v[KIND]
+    if CLIENT_SENT[kind]:
+        if not open_sender(reg, i, v[4]):
+            c["publishes.sender_gone"] += 1
+            return None
+        reg.last_send[i] = now
+    return i, key, kind
 
 
 def open_sender(reg, i: int, gen: int) -> bool:

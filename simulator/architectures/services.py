@@ -37,7 +37,7 @@ from simulator.architectures.base import (
 )
 from simulator.architectures.connections import StatelessEdge
 from simulator.architectures.fallback import HeldPolls, OwnHttpApi, add_usage
-from simulator.architectures.features import feature_of, open_sender
+from simulator.architectures.features import feature_of, feature_sender, open_sender
 from simulator.architectures.routing import RegionalEdges
 from simulator.errors import ScenarioError
 from simulator.primitives.events import Call
@@ -46,7 +46,7 @@ from simulator.units import MINUTE
 
 COUNTERS = ("service.operations", "service.messages", "service.keepalives",
             "service.channel_seconds", "service.deliveries_refused",
-            "features.presence.store_write_units")
+            "features.presence.store_write_units", "service.native_counts")
 
 
 class ServiceSpec:
@@ -66,6 +66,8 @@ class ServiceSpec:
     end_to_end = False
     #: whether presence needs the application's own store (the service has none)
     presence_store = False
+    #: whether the service sends rooms' member counts itself (billed outbound only)
+    native_counts = False
 
     def limits(self, p, scn) -> dict:
         raise NotImplementedError
@@ -135,6 +137,7 @@ class ManagedSpec(ServiceSpec):
 
     ns = "managed"
     end_to_end = True
+    native_counts = True    # Ably's occupancy events: "1 outbound message per subscriber"
 
     def limits(self, p, scn) -> dict:
         return {
@@ -338,6 +341,7 @@ class Broadcast:
         self.outbound = (TokenBucket(lim["outbound_per_s"], max(lim["outbound_per_s"], 1.0))
                          if lim["outbound_per_s"] else None)
         self.per_channel = lim["per_channel_per_s"]
+        self.native_counts = arch.spec.native_counts
         self.persisted = (lim["persisted_messages"]
                           if arch.scn.features.history_on_join is not None else 0)
         self.channel_buckets: dict[int, TokenBucket] = {}
@@ -371,8 +375,11 @@ class Broadcast:
         reg = self.reg
         arch = self.arch
         feature = feature_of(v)
-        if feature is not None:   # a member's event: it need not be open (a leave)
-            i, ch, kind = feature
+        if feature is not None:   # a member's event (a leave's member is gone)
+            sent = feature_sender(reg, v, self.c, now)
+            if sent is None:
+                return
+            i, ch, kind = sent
             sender_open = open_sender(reg, i, v[4])
         else:
             i = sender_slot(arch, v, self.c)
@@ -402,8 +409,11 @@ class Broadcast:
                 self._refused(now, "channel_rate", f"{self.ns}.channel_messages_per_s")
                 return
         units = self._units(nbytes)
-        c["service.operations"] += units
-        c["service.messages"] += 1
+        if kind == "count" and self.native_counts:
+            c["service.native_counts"] += 1   # the service's own occupancy event: no inbound
+        else:
+            c["service.operations"] += units
+            c["service.messages"] += 1
         live = reg.live[ch] - (0 if self.echo or not sender_open else 1)
         half = reg.half[ch]
         n = live + half

@@ -10,7 +10,7 @@ from tests.conftest import ROOT
 README = (ROOT / "README.md").read_text()
 FIGURES = json.loads((ROOT / "benchmarks" / "results" / "compare.json").read_text())
 #: groups of figures that are not design comparisons
-OTHER = ("livestream-basic", "multi_region", "first_hour", "validation", "failure_modes")
+OTHER = ("livestream-basic", "multi_region", "first_hour", "validation", "failure_modes", "features")
 
 
 def _row(f: dict) -> str:

@@ -331,6 +331,10 @@ class JoinHistory:
         }
 
 
+#: draws of a typing spell's length to estimate its mean events (sizing only)
+_SIZING_DRAWS = 4000  # not a catalog value
+
+
 def expected_event_rate(scn, p, message_rate: float, members: float, room_size: float) -> float:
     """Feature events per second to expect at steady state (for sizing, not for the run):
     typing spells at the users' ``message_rate`` with their expected events, presence updates
@@ -344,7 +348,7 @@ def expected_event_rate(scn, p, message_rate: float, members: float, room_size: 
     rate = 0.0
     if f.typing is not None:
         beat = f.typing.heartbeat_s or p["behaviour.typing_heartbeat_s"]
-        spells = build_dist(f.typing.typing_s).sample(np.random.default_rng(0), 4096)
+        spells = build_dist(f.typing.typing_s).sample(np.random.default_rng(0), _SIZING_DRAWS)
         rate += message_rate * (1.0 + float(np.floor(spells / beat).mean())
                                 + (1.0 if f.typing.stop_event else 0.0))
     pr = f.presence

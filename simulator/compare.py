@@ -506,15 +506,17 @@ def feature_impact(scn: Scenario, variants=None, replications: int = 1, workers:
         sets["all"] = scn
     cmps = dict(zip(sets, _compare_points(list(sets.values()), names, replications, workers,
                                           progress, f"features {scn.name}")))
+    none = cmps["none"].table.set_index("variant")
+    none_delivered = {v: _delivered_any_way(g) for v, g in cmps["none"].runs.groupby("variant")}
     rows = []
     for label, cmp in cmps.items():
         runs = cmp.runs.groupby("variant", sort=False)
         t = cmp.table.set_index("variant")
         for v in names:
-            base = cmps["none"].table.set_index("variant").loc[v]
+            base = none.loc[v]
             row = t.loc[v]
             attempted = _delivered_any_way(runs.get_group(v))
-            base_attempted = _delivered_any_way(cmps["none"].runs.groupby("variant").get_group(v))
+            base_attempted = none_delivered[v]
             cost = row["cost_usd_per_month"]
             rows.append({
                 "variant": v, "features": label, "cost_usd_per_month": cost,
@@ -597,4 +599,4 @@ def _bar(total: int, enabled: bool, desc: str):
     return tqdm(total=total, disable=not enabled, desc=desc, unit="run")
 
 
-__all__ = ["METRICS", "Comparison", "compare", "compare_sweep", "crossovers"]
+__all__ = ["METRICS", "Comparison", "compare", "compare_sweep", "crossovers", "feature_impact"]

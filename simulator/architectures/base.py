@@ -87,7 +87,7 @@ class RegionStack:
     delivery: Any          # the delivery strategy
 
 
-class _Uniform:
+class Uniform01:
     """U(0, 1) as a distribution object (for buffered draws)."""
 
     mean = 0.5
@@ -111,14 +111,14 @@ class Draws:
     @classmethod
     def build(cls, streams, oneway, route, params) -> Draws:
         return cls(
-            u=streams.buffered("choices", _Uniform()),
+            u=streams.buffered("choices", Uniform01()),
             d_oneway=streams.buffered("network", oneway),
             d_route=streams.buffered("api_gateway", route),
             d_item=streams.buffered("dynamodb", params["latency.dynamodb_item_s"]),
             d_page=streams.buffered("dynamodb.query", params["latency.dynamodb_query_page_s"]),
             d_s_per_mb=streams.buffered("dynamodb.query_mb",
                                         params["latency.dynamodb_query_s_per_mb"]),
-            d_backoff=streams.buffered("retries", _Uniform()),
+            d_backoff=streams.buffered("retries", Uniform01()),
         )
 
 
@@ -492,6 +492,37 @@ class Design:
         if alive.size:
             self.zombie_hist.add(np.maximum(now - reg.gone_at[alive], 1e-6))
         self.c["zombie_rows.censored"] = alive.size
+
+
+def lambda_service(p, rec, region: str, streams, sfx: str = ""):
+    """A Region's Lambda service; an idle environment's lifetime is drawn from the stream
+    ``lambda.idle_lifetime<sfx>`` when the catalog gives a distribution."""
+    from simulator.aws.lambda_ import LambdaService
+    from simulator.rng import BufferedDraws
+
+    life = p["behaviour.lambda_idle_env_lifetime_s"]
+    return LambdaService(p, rec, region,
+                         BufferedDraws(streams[f"lambda.idle_lifetime{sfx}"], life)   # not a latency
+                         if hasattr(life, "sample") else None)
+
+
+def handler_dist(cfg, p):
+    """A function's handler duration: its own setting, else the catalog's."""
+    from simulator.scenario import build_dist
+
+    return build_dist(cfg.handler_s) if cfg.handler_s else p["latency.lambda_handler_s"]
+
+
+def lambda_function(lam, streams, p, name: str, cfg, sfx: str = ""):
+    """Function ``name`` of the service ``lam`` (configuration ``cfg``), its init and
+    handler durations from its own streams ``lambda.<name>.init<sfx>`` and ``.handler<sfx>``."""
+    from simulator.scenario import build_dist
+
+    init = build_dist(cfg.init_s) if cfg.init_s else p["latency.lambda_init_s"]
+    timeout = cfg.timeout_s or p["lambda.default_timeout_s"]
+    return lam.function(name, cfg, streams.buffered(f"lambda.{name}.init{sfx}", init),
+                        streams.buffered(f"lambda.{name}.handler{sfx}", handler_dist(cfg, p)),
+                        timeout)
 
 
 def half(dist):

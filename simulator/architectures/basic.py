@@ -24,7 +24,13 @@ import math
 from collections.abc import Callable
 
 from simulator.architectures.apigw_edge import ApiGatewayEdge
-from simulator.architectures.base import Design, RegionStack, common_probes
+from simulator.architectures.base import (
+    Design,
+    RegionStack,
+    common_probes,
+    lambda_function,
+    lambda_service,
+)
 from simulator.architectures.delivery import DirectFanout
 from simulator.architectures.fallback import add_usage, apigw_path
 from simulator.architectures.fanout import Fanout
@@ -33,12 +39,10 @@ from simulator.architectures.routing import RegionalEdges
 from simulator.architectures.tiers import SnsFanout, SqsFanout
 from simulator.aws.api_gateway import ApiGateway
 from simulator.aws.dynamodb import Table
-from simulator.aws.lambda_ import LambdaService
 from simulator.aws.sdk import RetryPolicy
 from simulator.lifecycle.heartbeat import AppHeartbeat
 from simulator.primitives.events import Call
-from simulator.rng import BufferedDraws
-from simulator.scenario import build_dist, history_store
+from simulator.scenario import history_store
 from simulator.units import MINUTE
 from simulator.workload.population import CLOSING, OPEN, ZOMBIE
 
@@ -101,11 +105,7 @@ class BasicArchitecture(Design):
         # -- components --
         self.apigw = ApiGateway(params, self.region, scn.aws.api_gateway.other_api_rps,
                                 recorder.breaches)
-        life = params["behaviour.lambda_idle_env_lifetime_s"]
-        self.lam = LambdaService(
-            params, recorder, self.region,
-            BufferedDraws(self.s[f"lambda.idle_lifetime{self._sfx}"], life)   # not a latency
-            if hasattr(life, "sample") else None)
+        self.lam = lambda_service(params, recorder, self.region, self.s, self._sfx)
         fns = scn.aws.lambda_.functions
         self.f_auth = self.function("authorizer", fns.authorizer) if fns.authorizer else None
         self.f_connect = self.function("connect", fns.connect)
@@ -156,13 +156,7 @@ class BasicArchitecture(Design):
 
     def function(self, name, cfg):
         """A Lambda function of this Region (its own init and handler streams)."""
-        p = self.p
-        init = build_dist(cfg.init_s) if cfg.init_s else p["latency.lambda_init_s"]
-        handler = build_dist(cfg.handler_s) if cfg.handler_s else p["latency.lambda_handler_s"]
-        timeout = cfg.timeout_s or p["lambda.default_timeout_s"]
-        sfx = self._sfx
-        return self.lam.function(name, cfg, self.s.buffered(f"lambda.{name}.init{sfx}", init),
-                                 self.s.buffered(f"lambda.{name}.handler{sfx}", handler), timeout)
+        return lambda_function(self.lam, self.s, self.p, name, cfg, self._sfx)
 
     def make_fanout(self, stream: str, on_done, posts_in_flight: int | None = None) -> Fanout:
         """A fan-out engine posting through this Region's account throttle (random stream

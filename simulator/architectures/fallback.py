@@ -43,6 +43,7 @@ from collections import deque
 
 import numpy as np
 
+from simulator.architectures.base import handler_dist
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.recorder import Level
 from simulator.primitives.events import Call
@@ -402,13 +403,6 @@ def apigw_path(fb: Fallback, arch) -> HttpPolls:
                      handler_dist(cfg, arch.p))
 
 
-def handler_dist(cfg, p):
-    """A function's handler duration: its own setting, else the catalog's."""
-    from simulator.scenario import build_dist
-
-    return build_dist(cfg.handler_s) if cfg.handler_s else p["latency.lambda_handler_s"]
-
-
 class OwnHttpApi:
     """An HTTP API, a Lambda service and a history table of one Region, for a design that has
     none (``appsync``): with fallback clients (``fb``), the same poll path as the API Gateway
@@ -417,28 +411,21 @@ class OwnHttpApi:
     history table as they are published (write units)."""
 
     def __init__(self, fb: Fallback | None, arch):
+        from simulator.architectures.base import lambda_function, lambda_service
         from simulator.aws.api_gateway import ApiGateway
         from simulator.aws.dynamodb import Table
-        from simulator.aws.lambda_ import LambdaService
-        from simulator.rng import BufferedDraws
-        from simulator.scenario import build_dist, history_store
+        from simulator.scenario import history_store
 
         scn, p = arch.scn, arch.p
         self.c = arch.c
         self.apigw = ApiGateway(p, arch.region, scn.aws.api_gateway.other_api_rps,
                                 arch.rec.breaches)
-        life = p["behaviour.lambda_idle_env_lifetime_s"]
-        self.lam = LambdaService(p, arch.rec, arch.region,
-                                 BufferedDraws(arch.s["lambda.idle_lifetime"], life)
-                                 if hasattr(life, "sample") else None)
+        self.lam = lambda_service(p, arch.rec, arch.region, arch.s)
         cfg = scn.aws.lambda_.functions.default
-        init = build_dist(cfg.init_s) if cfg.init_s else p["latency.lambda_init_s"]
         handler = handler_dist(cfg, p)
-        timeout = cfg.timeout_s or p["lambda.default_timeout_s"]
 
         def function(name):
-            return self.lam.function(name, cfg, arch.s.buffered(f"lambda.{name}.init", init),
-                                     arch.s.buffered(f"lambda.{name}.handler", handler), timeout)
+            return lambda_function(self.lam, arch.s, p, name, cfg)
 
         self.table = Table(p, scn.aws.dynamodb, arch.rec, arch.region)
         store = history_store(scn)

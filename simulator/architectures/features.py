@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.architectures.base import Uniform01
 from simulator.metrics.histogram import LogHistogram
 from simulator.primitives.events import Call
 from simulator.workload.population import OPEN
@@ -56,13 +57,6 @@ def feature_of(v) -> tuple[int, int, str] | None:
     if len(v) > KIND:
         return v[3], v[KEY], v[KIND]
     return None
-
-
-class _Uniform:
-    mean = 0.5
-
-    def sample(self, rng, n):
-        return rng.random(n)
 
 
 class FeatureEvents:
@@ -94,7 +88,7 @@ class FeatureEvents:
             self.d_typing = build_dist(f.typing.typing_s)
             self.heartbeat = f.typing.heartbeat_s or arch.p["behaviour.typing_heartbeat_s"]
         s = arch.s
-        self.u = s.buffered("features.choices", _Uniform())
+        self.u = s.buffered("features.choices", Uniform01())
         self.d_up = s.buffered("features.network", arch.oneway)
         self.d_route = s.buffered("features.route", arch.route) if route_applies else None
         #: channels whose count changed since the last update -> the key to announce it from
@@ -109,10 +103,6 @@ class FeatureEvents:
         if self.presence is not None:
             arch.conns.on_open.append(self.entered)
             arch.conns.on_close.append(self.left)
-
-    @property
-    def on(self) -> bool:
-        return self.presence is not None or self.typing is not None
 
     def sources(self) -> list:
         """The processes of the features that are on."""
@@ -254,9 +244,7 @@ class FeatureEvents:
     # -- results ----------------------------------------------------------------------------
     def summary(self) -> dict:
         """``features_<kind>_events`` (sent) and ``features_<kind>_recipients`` (deliveries
-        the design attempted for them), for the features that are on."""
-        if not self.on:
-            return {}
+        the design attempted for them)."""
         c = self.c
         out: dict = {}
         for k in KINDS:

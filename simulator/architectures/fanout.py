@@ -176,11 +176,11 @@ class Fanout:
         if self.geo is None:
             dn = draw(vals.size)
             vals = vals + dn
-            self.hist.add(vals, w)
+            binned = self.hist.add(vals, w)
             if parts is not None:
                 parts["network"] = parts["network"] + dn
                 assert self.stages is not None   # stages are kept only with a histogram of them
-                self.stages.add(vals, w, parts)
+                self.stages.add(vals, w, parts, binned)
             return
         geo = self.geo
         loc = np.empty(vals.size, dtype=np.int64)
@@ -196,11 +196,11 @@ class Fanout:
         vals = vals + dl
         w = np.broadcast_to(np.asarray(w, dtype=float), vals.shape) if np.ndim(w) else \
             np.full(vals.size, float(w))
-        self.hist.add(vals, w)
+        binned = self.hist.add(vals, w)
         if parts is not None:
             parts["network"] = parts["network"] + dl
             assert self.stages is not None
-            self.stages.add(vals, w, parts)
+            self.stages.add(vals, w, parts, binned)
         self.region_hist.add(vals, w)
         for k, h in enumerate(self.loc_hists):
             sel = loc == k
@@ -595,11 +595,11 @@ class Fanout:
                 if self.geo is None:
                     dn = self.down.sample(rng, vals.size)
                     vals = vals + dn
-                    self.hist.add(vals)
+                    binned = self.hist.add(vals)
                     if parts is not None:
                         parts["network"] = parts["network"] + dn
                         assert self.stages is not None   # parts only with self.stages, above
-                        self.stages.add(vals, 1.0, parts)
+                        self.stages.add(vals, 1.0, parts, binned)
                 else:
                     order = np.argsort(rr, kind="stable")
                     rr, vals = rr[order], vals[order]

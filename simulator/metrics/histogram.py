@@ -43,26 +43,31 @@ class LogHistogram:
         self.min = math.inf
         self.max = -math.inf
 
-    def add(self, x: np.ndarray, w: np.ndarray | float | None = None) -> None:
-        """Record values ``x`` (> 0) with optional weights (scalar or per value)."""
+    def add(self, x: np.ndarray, w: np.ndarray | float | None = None) -> tuple | None:
+        """Record values ``x`` (> 0) with optional weights (scalar or per value). Returns
+        (bucket index per value, weight added per bucket) for a :class:`StageHistogram` of
+        the same values to reuse (None when ``x`` is empty)."""
         x = np.asarray(x, dtype=float)
         if x.size == 0:
-            return
+            return None
         idx = np.ceil(np.log(np.maximum(x, 1e-300)) * self.inv_lg).astype(np.int64) - self.off
         np.clip(idx, 0, self.nb - 1, out=idx)
         if w is None:
-            self.counts += np.bincount(idx, minlength=self.nb)
+            inc = np.bincount(idx, minlength=self.nb)
+            self.counts += inc
             self.n += x.size
             self.sum += float(x.sum())
             self.sumsq += float(np.dot(x, x))
         else:
             wa = np.broadcast_to(np.asarray(w, dtype=float), x.shape)
-            self.counts += np.bincount(idx, weights=wa, minlength=self.nb)
+            inc = np.bincount(idx, weights=wa, minlength=self.nb)
+            self.counts += inc
             self.n += float(wa.sum())
             self.sum += float(np.dot(wa, x))
             self.sumsq += float(np.dot(wa, x * x))
         self.min = min(self.min, float(x.min()))
         self.max = max(self.max, float(x.max()))
+        return idx, inc
 
     def merge(self, other: LogHistogram) -> None:
         if other.nb != self.nb or other.gamma != self.gamma:

@@ -52,16 +52,23 @@ class StageHistogram:
         self.sums = np.zeros((len(STAGES), self.nb))
         self.weight = np.zeros(self.nb)
 
-    def add(self, total: np.ndarray, w, parts: dict) -> None:
+    def add(self, total: np.ndarray, w, parts: dict, binned: tuple | None = None) -> None:
         """Deliveries of latency ``total`` (weights ``w``), made of ``parts``: stage name ->
-        an array (or scalar) of that stage's seconds per delivery."""
+        an array (or scalar) of that stage's seconds per delivery. ``binned``: what
+        :meth:`LogHistogram.add` returned for the same values and weights (saves binning them
+        again)."""
         total = np.asarray(total, dtype=float)
         if total.size == 0:
             return
-        idx = np.ceil(np.log(np.maximum(total, 1e-300)) * self.inv_lg).astype(np.int64) - self.off
-        np.clip(idx, 0, self.nb - 1, out=idx)
         wa = np.broadcast_to(np.asarray(w, dtype=float), total.shape)
-        self.weight += np.bincount(idx, weights=wa, minlength=self.nb)
+        if binned is not None:
+            idx, inc = binned
+            self.weight += inc
+        else:
+            idx = np.ceil(np.log(np.maximum(total, 1e-300)) * self.inv_lg).astype(np.int64) \
+                - self.off
+            np.clip(idx, 0, self.nb - 1, out=idx)
+            self.weight += np.bincount(idx, weights=wa, minlength=self.nb)
         for name, v in parts.items():
             v = np.broadcast_to(np.asarray(v, dtype=float), total.shape)
             self.sums[_INDEX[name]] += np.bincount(idx, weights=v * wa, minlength=self.nb)

@@ -25,11 +25,13 @@ live share as weight, and counted exactly.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
+from heapq import heapify, heapreplace
 
 import numpy as np
 
-from simulator.architectures._pool import greedy
+from simulator.architectures._pool import greedy as _greedy
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.stages import StageHistogram
 from simulator.workload.geography import Geography
@@ -122,8 +124,10 @@ class Fanout:
         self._r_off: list[bool] = []
         self._r_base: list[float] = []
         self._r_w: list[float] = []
-        self._s_np = np.empty(_FLUSH + 2 * self.P)   # start offsets written by the pool
+        self._s_buf = array("d")
+        self._s_np = np.empty(_FLUSH + 2 * self.P)   # start offsets (compiled pool)
         self._s_n = 0
+        self._zeros = array("d", bytes(8 * self.P))
         self._a_vals: list[np.ndarray] = []
         self._a_base: list[float] = []
         self._a_w: list[float] = []
@@ -206,6 +210,8 @@ class Fanout:
     # -- latency block -------------------------------------------------------------------------
     def _new_block(self) -> None:
         self._L = _sample32(self.post, self.rng, _BLOCK)
+        if _greedy is None:
+            self._Lpy = self._L.tolist()
         self._cur = 0
 
     def _take(self, n: int) -> int:
@@ -214,6 +220,8 @@ class Fanout:
             self._new_block()
             if n > _BLOCK:
                 self._L = _sample32(self.post, self.rng, n)
+                if _greedy is None:
+                    self._Lpy = self._L.tolist()
         i = self._cur
         self._cur = i + n
         return i
@@ -224,7 +232,7 @@ class Fanout:
 
         Records are ranges of the latency block: a range's posts complete at their own call
         latency plus a start offset (0 for the first ``P`` posts of a fan-out, the pool's
-        free time for later ones, written by the pool in ``_s_np``)."""
+        free time for later ones, kept in ``_s_buf``)."""
         if self._r_len:
             lens = np.asarray(self._r_len, dtype=np.int64)
             total = int(lens.sum())
@@ -241,7 +249,8 @@ class Fanout:
                 parts["post_call"] = vals.copy()
                 self._r_cp.clear()
             with_starts = np.asarray(self._r_off, dtype=bool)
-            s_buf = self._s_np[:self._s_n]
+            s_buf = (np.frombuffer(self._s_buf, dtype=np.float64) if _greedy is None
+                     else self._s_np[:self._s_n])
             if with_starts.all():
                 wait = s_buf
                 vals += wait
@@ -266,6 +275,7 @@ class Fanout:
             self._r_off.clear()
             self._r_base.clear()
             self._r_w.clear()
+            self._s_buf = array("d")
             self._s_n = 0
         if self._a_vals:
             lens = np.fromiter((a.size for a in self._a_vals), dtype=np.int64,
@@ -294,8 +304,7 @@ class Fanout:
         a = np.repeat(np.asarray(cps, dtype=float).reshape(-1, len(_CONTROL)), lens, axis=0)
         return {name: a[:, k] for k, name in enumerate(_CONTROL)}
 
-    def _record_range(self, i0: int, n: int, starts: np.ndarray | None, base: float,
-                      w: float) -> None:
+    def _record_range(self, i0: int, n: int, starts: list | None, base: float, w: float) -> None:
         self._r_start.append(i0)
         self._r_len.append(n)
         self._r_base.append(base)
@@ -304,7 +313,12 @@ class Fanout:
             self._r_off.append(False)
         else:
             self._r_off.append(True)
-            self._s_n += n   # the pool wrote the start offsets at _s_np[_s_n:]
+            if _greedy is None:
+                buf = self._s_buf
+                buf.extend(self._zeros)
+                buf.extend(starts)
+            else:   # already written at _s_np[_s_n:] by the compiled pool
+                self._s_n += n
         self._pending += n
 
     # -- entry point ------------------------------------------------------------------------------
@@ -330,11 +344,23 @@ class Fanout:
         self.rec.c["api_gateway.posts_sent"] += n
         P = self.P
         i0 = self._take(n)
-        s_n = self._s_n
-        if s_n + n > self._s_np.size:
-            self._s_np = np.concatenate([self._s_np[:s_n], np.empty(s_n + 2 * n)])
-        dur = greedy(self._L, i0, n, P, self._s_np, s_n)
-        starts = self._s_np[s_n + P:s_n + n] if n > P else None
+        starts = None
+        if _greedy is not None:
+            s_n = self._s_n
+            if s_n + n > self._s_np.size:
+                self._s_np = np.concatenate([self._s_np[:s_n], np.empty(s_n + 2 * n)])
+            dur = _greedy(self._L, i0, n, P, self._s_np, s_n)
+            if n > P:
+                starts = self._s_np[s_n + P:s_n + n]
+        elif n <= P:
+            Lp = self._Lpy
+            dur = max(Lp[i0:i0 + n])
+        else:
+            Lp = self._Lpy
+            h = Lp[i0:i0 + P]
+            heapify(h)
+            starts = [heapreplace(h, h[0] + x) for x in Lp[i0 + P:i0 + n]]
+            dur = max(h)
         limit = deadline - now
         if dur > limit or n > self.sample_above:
             return self._start_arrays(now, t_pub, live, half, gone, deadline, record, i0, n,

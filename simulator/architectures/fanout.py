@@ -31,7 +31,6 @@ from heapq import heapify, heapreplace
 
 import numpy as np
 
-from simulator.architectures._pool import greedy as _greedy
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.stages import StageHistogram
 from simulator.workload.geography import Geography
@@ -125,8 +124,6 @@ class Fanout:
         self._r_base: list[float] = []
         self._r_w: list[float] = []
         self._s_buf = array("d")
-        self._s_np = np.empty(_FLUSH + 2 * self.P)   # start offsets (compiled pool)
-        self._s_n = 0
         self._zeros = array("d", bytes(8 * self.P))
         self._a_vals: list[np.ndarray] = []
         self._a_base: list[float] = []
@@ -210,8 +207,7 @@ class Fanout:
     # -- latency block -------------------------------------------------------------------------
     def _new_block(self) -> None:
         self._L = _sample32(self.post, self.rng, _BLOCK)
-        if _greedy is None:
-            self._Lpy = self._L.tolist()
+        self._Lpy = self._L.tolist()
         self._cur = 0
 
     def _take(self, n: int) -> int:
@@ -220,8 +216,7 @@ class Fanout:
             self._new_block()
             if n > _BLOCK:
                 self._L = _sample32(self.post, self.rng, n)
-                if _greedy is None:
-                    self._Lpy = self._L.tolist()
+                self._Lpy = self._L.tolist()
         i = self._cur
         self._cur = i + n
         return i
@@ -249,17 +244,15 @@ class Fanout:
                 parts["post_call"] = vals.copy()
                 self._r_cp.clear()
             with_starts = np.asarray(self._r_off, dtype=bool)
-            s_buf = (np.frombuffer(self._s_buf, dtype=np.float64) if _greedy is None
-                     else self._s_np[:self._s_n])
             if with_starts.all():
-                wait = s_buf
+                wait = np.frombuffer(self._s_buf, dtype=np.float64)
                 vals += wait
             elif with_starts.any():
                 # fan-outs larger than the pool: add each post's start offset (stored
                 # contiguously, first round included as zeros)
                 sel = np.repeat(with_starts, lens)
                 wait = np.zeros(total)
-                wait[sel] = s_buf
+                wait[sel] = np.frombuffer(self._s_buf, dtype=np.float64)
                 vals += wait
             else:
                 wait = None
@@ -276,7 +269,6 @@ class Fanout:
             self._r_base.clear()
             self._r_w.clear()
             self._s_buf = array("d")
-            self._s_n = 0
         if self._a_vals:
             lens = np.fromiter((a.size for a in self._a_vals), dtype=np.int64,
                                count=len(self._a_vals))
@@ -313,12 +305,9 @@ class Fanout:
             self._r_off.append(False)
         else:
             self._r_off.append(True)
-            if _greedy is None:
-                buf = self._s_buf
-                buf.extend(self._zeros)
-                buf.extend(starts)
-            else:   # already written at _s_np[_s_n:] by the compiled pool
-                self._s_n += n
+            buf = self._s_buf
+            buf.extend(self._zeros)
+            buf.extend(starts)
         self._pending += n
 
     # -- entry point ------------------------------------------------------------------------------
@@ -344,19 +333,11 @@ class Fanout:
         self.rec.c["api_gateway.posts_sent"] += n
         P = self.P
         i0 = self._take(n)
+        Lp = self._Lpy
         starts = None
-        if _greedy is not None:
-            s_n = self._s_n
-            if s_n + n > self._s_np.size:
-                self._s_np = np.concatenate([self._s_np[:s_n], np.empty(s_n + 2 * n)])
-            dur = _greedy(self._L, i0, n, P, self._s_np, s_n)
-            if n > P:
-                starts = self._s_np[s_n + P:s_n + n]
-        elif n <= P:
-            Lp = self._Lpy
+        if n <= P:
             dur = max(Lp[i0:i0 + n])
         else:
-            Lp = self._Lpy
             h = Lp[i0:i0 + P]
             heapify(h)
             starts = [heapreplace(h, h[0] + x) for x in Lp[i0 + P:i0 + n]]

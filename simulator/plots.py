@@ -1531,3 +1531,53 @@ def feature_impact(table: pd.DataFrame, title: str | None = None,
 
 def _nz(v) -> float:
     return 0.0 if _is_none(v) else float(v)
+
+
+def scaling(table: pd.DataFrame, wall_targets: dict[int, float] | None = None,
+            memory_limit_mb: float | None = None, title: str | None = None) -> Figure:
+    """The simulator's own cost against size (the table of ``benchmarks/bench_scale.py``:
+    ``design``, ``connections``, ``wall_s_per_sim_minute``, ``peak_rss_mb``): left, wall time
+    per simulated minute; right, peak memory; log-log, one line per design. ``wall_targets``
+    (connections -> wall seconds per simulated minute) are drawn as crosses, ``memory_limit_mb``
+    as a dashed line."""
+    import matplotlib.pyplot as plt
+
+    _require(table, ["design", "connections", "wall_s_per_sim_minute", "peak_rss_mb"])
+    _one_row_per(table, ["design", "connections"])
+    designs = _designs(table, "design")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5), layout="constrained")
+    for d in designs:
+        t = table[table["design"] == d].sort_values("connections")
+        style = dict(color=design_color(d, designs), marker=design_marker(d, designs), label=d)
+        left.plot(t["connections"], t["wall_s_per_sim_minute"], **style)
+        right.plot(t["connections"], t["peak_rss_mb"], **style)
+    handles: list[Artist] = []
+    if wall_targets:
+        xs, ys = zip(*sorted(wall_targets.items()))
+        left.plot(xs, ys, "X", color="black", markersize=11, linestyle="")
+        handles.append(Line2D([], [], marker="X", color="black", linestyle="",
+                              label="target (wall per simulated minute)"))
+    left.legend(handles=left.get_legend_handles_labels()[0] + handles, title="design",
+                fontsize="small")
+    if memory_limit_mb is not None:
+        right.axhline(memory_limit_mb, color="black", linestyle="--", linewidth=1)
+        right.legend(handles=right.get_legend_handles_labels()[0] + [
+            Line2D([], [], color="black", linestyle="--",
+                   label=f"target {memory_limit_mb:,.0f} MB")], title="design",
+                     fontsize="small")
+        right.set_ylim(0, max(memory_limit_mb, float(table["peak_rss_mb"].max())) * 1.1)
+    else:
+        right.set_ylim(0, None)
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    left.set_yscale("log")
+    left.yaxis.set_major_formatter(plain)
+    left.yaxis.set_minor_formatter(plain)
+    for ax, ylabel in ((left, "wall time per simulated minute (s, set-up included)"),
+                       (right, "peak memory of the process (MB)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("connections")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="major", alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig

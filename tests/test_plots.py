@@ -193,3 +193,23 @@ def test_formatting_and_colours():
     assert plots.label(SIZE, log=True) == "channel size (subscribers, log scale)"
     assert plots.design_color("basic") != plots.design_color("appsync")
     assert plots.design_color("custom", DESIGNS) not in plots.DESIGN_COLORS.values()
+
+
+def test_scaling_draws_each_design_the_targets_and_the_memory_limit():
+    rows = [{"design": d, "connections": n, "wall_s_per_sim_minute": n / 1e4 * (k + 1),
+             "peak_rss_mb": 120 + n / 1e4} for k, d in enumerate(("basic", "sns"))
+            for n in (1_000, 10_000, 100_000)]
+    fig = plots.scaling(pd.DataFrame(rows), wall_targets={100_000: 1.0},
+                        memory_limit_mb=256)
+    left, right = fig.axes
+    assert left.get_xscale() == "log" and left.get_yscale() == "log"
+    assert "connections" in left.get_xlabel() and "(s" in left.get_ylabel()
+    assert "(MB)" in right.get_ylabel() and right.get_ylim()[0] == 0
+    lines = {ln.get_label(): ln for ln in left.get_lines()}
+    assert list(lines["sns"].get_ydata()) == [0.2, 2.0, 20.0]
+    assert "target (wall per simulated minute)" in _legend_texts(left.get_legend())
+    assert "target 256 MB" in _legend_texts(right.get_legend())
+    assert any(set(ln.get_ydata()) == {256} for ln in right.get_lines())
+    with pytest.raises(ValueError, match="several rows"):
+        plots.scaling(pd.DataFrame(rows + rows[:1]))
+    plt.close(fig)

@@ -1,0 +1,50 @@
+"""The scale benchmark's arithmetic (its figures are measurements and are not asserted): the
+split of wall time into a cost per message and per delivery, the targets it reports, and the
+provisioning that keeps the measured chat out of its quotas."""
+
+import pytest
+
+from benchmarks import bench_scale as b
+
+
+def _unit(design, ch, messages, deliveries, loop):
+    return {"name": f"unit {design} ch{ch}", "messages": messages,
+            "deliveries_attempted": deliveries, "loop_seconds": loop}
+
+
+def test_unit_costs_recover_the_cost_per_message_and_per_delivery():
+    a, c = 30e-6, 0.2e-6      # 30 µs per message, 0.2 µs per delivery
+    rows = [_unit("basic", 10, 1e5, 1e6, a * 1e5 + c * 1e6),
+            _unit("basic", 100, 1.01e5, 1.01e7, a * 1.01e5 + c * 1.01e7)]
+    (per_msg, per_delivery), = b.unit_costs({r["name"]: r for r in rows}).values()
+    assert per_msg == pytest.approx(30.0) and per_delivery == pytest.approx(0.2)
+
+
+def _row(name, sim_s, wall, rss=100.0, **k):
+    return {"name": name, "sim_seconds": sim_s, "wall_seconds": wall, "peak_rss_mb": rss, **k}
+
+
+def test_targets_mark_met_missed_and_projections():
+    rows = [_row("naive-10k-ch100", 10, 10.0), _row("fast-10k-ch100", 100, 0.5),   # 200x
+            _row("chat-100k (minute 1)", 60, 2.0, rss=200.0),
+            _row("chat-100k (hour)", 3600, 61.0, rss=230.0),                        # +15%
+            _row("chat-1M (minute 1)", 60, 10.0, rss=250.0),
+            _row("chat-1M", 600, 50.0, rss=255.0)]                           # projection
+    got = {t[0]: t[1:] for t in b.targets({"rows": rows})}
+    assert got["speed-up over the naive reference, 10k clients in channels of 100"] == (
+        "200x", "≥ 100x", True)
+    assert got["chat-100k, one simulated hour"] == ("61 s", "≤ 60 s", False)
+    assert got["chat, 1M connections, one simulated hour"][2] is None   # 600 s, projected
+    assert "projected from 600" in got["chat, 1M connections, one simulated hour"][0]
+    assert got["peak memory, 1M connections"] == ("255 MB", "≤ 256 MB", True)
+    assert got["memory growth, chat-100k, simulated minute 1 to 60"] == (
+        "+15.0%", "flat (≤ +10%)", False)
+
+
+def test_the_measured_chat_is_provisioned_above_its_load():
+    o = b.provisioned(1_000_000, 100, 1 / 60)
+    posts = 1_000_000 / 60 * 100
+    assert o["aws.api_gateway.account_throttle_rps"] >= posts
+    assert o["aws.lambda.scaling_burst_envs"] == o["aws.lambda.account_concurrency"]
+    small = b.provisioned(1_000, 10, 1 / 60)   # never below the defaults' order of magnitude
+    assert small["aws.api_gateway.account_throttle_rps"] == 10_000

@@ -14,15 +14,19 @@ service). The edge is injected; it implements :class:`Edge`.
 
 from __future__ import annotations
 
-import heapq
 from typing import Any, Protocol
 
 import numpy as np
 
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.recorder import Level
+from simulator.primitives.calendar import SessionCalendar
 from simulator.primitives.events import Call
 from simulator.workload.population import HALF_OPEN, OPEN
+
+#: width of the session calendar's buckets, in windows: a memory / work trade-off with no
+#: effect on results
+_CALENDAR_WINDOWS = 16   # not a catalog value (an implementation parameter)
 
 
 class _Attempt:
@@ -172,7 +176,9 @@ class Connections:
         self.connect_hist = LogHistogram()
         self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
                             last_reconnect_s=None) for _ in w.incidents]
-        self._calendar: list[tuple[float, int, int]] = []
+        #: session ends (slot, generation) by time, handed to the clock a window ahead;
+        #: buckets of several windows keep the number of buckets (and their overhead) small
+        self._calendar = SessionCalendar(_CALENDAR_WINDOWS * scn.engine.window_s)
         #: called ``(now, slot)`` when a connection opens, and when the edge closes one
         #: (before its row is released): what features hang on membership (presence)
         self.on_open: list = []
@@ -263,7 +269,7 @@ class Connections:
             i = reg.open(0.0, int(ch[k]) * R + where[k], float(resid[k]),
                          connected_at=-float(conn_age[k]), last_activity=0.0, loc=loc[k])
             self.edge.row_written(i, -float(conn_age[k]))
-            heapq.heappush(self._calendar, (float(resid[k]), i, int(reg.gen[i])))
+            self._calendar.push(float(resid[k]), i, int(reg.gen[i]))
         n = len(ws)
         self.connected.add(0.0, n)
         if self.connected_r is not None:
@@ -364,7 +370,7 @@ class Connections:
             inc["last_reconnect_s"] = now
         if a.gap is not None:
             self.edge.resume(now, a)
-        heapq.heappush(self._calendar, (session_end, i, int(self.reg.gen[i])))
+        self._calendar.push(session_end, i, int(self.reg.gen[i]))
         for fn in self.on_open:
             fn(now, i)
         if a.gap is None:   # a member that joins (not one back after a gap: that is resume)
@@ -445,10 +451,9 @@ class Connections:
         W = self.scn.engine.window_s
         cal = self._calendar
         while True:
-            horizon = env.now + W
-            while cal and cal[0][0] < horizon:
-                t, i, g = heapq.heappop(cal)
-                self._at(t - env.now, self._session_end, (i, g))
+            now = env.now
+            for t, i, g in zip(*cal.pop_due(now + W)):
+                self._at(t - now, self._session_end, (i, g))
             yield env.timeout(W)
 
     def _session_end(self, ev) -> None:

@@ -246,36 +246,44 @@ class Connections:
     def _populate(self) -> None:
         """Clients connected at t = 0, in steady state: ages and remaining session lengths
         from the length-biased session distribution; connections younger than the maximum
-        duration (older sessions have already reconnected)."""
+        duration (older sessions have already reconnected). Opened in bulk (the slots, rows and
+        counts of one ``reg.open`` per client, in order), one ``row_written`` each."""
         n = self.initial
         if n == 0:
             return
         rng = self.s["population"]
         pool = self.session_dist.sample(rng, max(4 * n, 10_000))  # not a catalog value
-        w = pool / pool.sum()
-        total = rng.choice(pool, size=n, p=w)
+        total = rng.choice(pool, size=n, p=pool / pool.sum())
+        del pool   # the largest temporaries go before the rows are written
         age = rng.random(n) * total
         resid = total - age
-        conn_age = np.mod(age, self.edge.max_duration)
+        connected_at = -np.mod(age, self.edge.max_duration)
+        del total, age
         ch = self.channels.assign(rng.random(n))
-        reg = self.reg
-        loc = self.geo.locate(ch).tolist() if self.geo is not None else [0] * n
-        where = [self.router.initial(lk) for lk in loc]
-        R = self.n_reg
-        ws: range | list[int] = range(n)
+        loc = self.geo.locate(ch) if self.geo is not None else np.zeros(n, dtype=np.int64)
+        where = self._initial_regions(loc)
         if self.fallback is not None:   # the pollers open no WebSocket
-            ws = np.flatnonzero(self.fallback.initial(ch, where, resid)).tolist()
-        for k in ws:
-            i = reg.open(0.0, int(ch[k]) * R + where[k], float(resid[k]),
-                         connected_at=-float(conn_age[k]), last_activity=0.0, loc=loc[k])
-            self.edge.row_written(i, -float(conn_age[k]))
-            self._calendar.push(float(resid[k]), i, int(reg.gen[i]))
-        n = len(ws)
+            ws = np.flatnonzero(self.fallback.initial(ch, where, resid))
+            ch, loc, where, resid, connected_at = (x[ws] for x in (ch, loc, where, resid,
+                                                                   connected_at))
+        reg = self.reg
+        slots = reg.open_many(ch * self.n_reg + where, resid, connected_at, 0.0, loc)
+        for i, t in zip(slots.tolist(), connected_at.tolist()):
+            self.edge.row_written(i, t)
+        self._calendar.push_many(resid, slots, reg.gen[slots])
+        n = slots.size
         self.connected.add(0.0, n)
         if self.connected_r is not None:
-            for r, k in zip(*np.unique([where[k] for k in ws], return_counts=True)):
+            for r, k in zip(*np.unique(where, return_counts=True)):
                 self.connected_r[int(r)].add(0.0, int(k))
         self.c["connections.initial"] += n
+
+    def _initial_regions(self, loc: np.ndarray) -> np.ndarray:
+        """The Region of each client connected at t = 0 (``router.initial`` of its location,
+        asked once per location)."""
+        locs = np.unique(loc)
+        first = np.array([self.router.initial(lk) for lk in locs.tolist()], dtype=np.int64)
+        return first[np.searchsorted(locs, loc)]
 
     # -- arrivals and attempts --------------------------------------------------------------------
     def _connection_source(self):

@@ -27,6 +27,8 @@ from simulator.workload.population import HALF_OPEN, OPEN
 #: width of the session calendar's buckets, in windows: a memory / work trade-off with no
 #: effect on results
 _CALENDAR_WINDOWS = 16   # not a catalog value (an implementation parameter)
+#: slots judged at once by the idle / duration / half-open check (bounds its temporaries)
+_SWEEP_BLOCK = 1 << 16   # not a catalog value (an implementation parameter)
 
 
 class _Attempt:
@@ -491,47 +493,56 @@ class Connections:
     def _sweeper(self):
         """Checked every ``idle_check_s``: the edge's own periodic work first (TTL deletions
         of expired rows), then its idle timeout, maximum connection duration, and noticing
-        half-open connections."""
+        half-open connections (every connection is judged before any is closed)."""
         env = self.env
         step = self.scn.engine.idle_check_s
         edge = self.edge
-        idle_to = edge.idle_timeout
-        max_dur = edge.max_duration
-        reg = self.reg
-        hb = self.heartbeat
         while True:
             yield env.timeout(step)
             now = env.now
             edge.on_check(now)
-            slots = reg.connected_slots()
-            if slots.size == 0:
-                continue
-            half = reg.state[slots] == HALF_OPEN
-            ca = reg.connected_at[slots]
-            act = np.maximum(ca, reg.last_send[slots])
-            until = np.where(half, reg.half_open_at[slots], now)
-            pings = hb.last_activity(ca, until)
-            if pings is not None:
-                act = np.maximum(act, pings)
-            if edge.reset_idle:
-                act = np.maximum(act, reg.last_msg[reg.channel[slots]])
-            idle = act + idle_to <= now
-            old = ca + max_dur <= now
-            noticed = half & (reg.half_open_at[slots] + edge.half_detect <= now)
-            hit = idle | old | noticed
-            if not hit.any():
-                continue
-            for k in np.flatnonzero(hit).tolist():
-                i = int(slots[k])
-                if half[k]:
-                    why = "half_open_detected" if noticed[k] and not idle[k] else (
-                        "max_duration" if old[k] else "idle")
+            slots, half, idle, old, noticed = self._over_limits(now)
+            for i, h, d, o, nt in zip(slots.tolist(), half.tolist(), idle.tolist(),
+                                      old.tolist(), noticed.tolist()):
+                if h:
+                    why = "half_open_detected" if nt and not d else (
+                        "max_duration" if o else "idle")
                     self.c[f"connections.closed.{why}"] += 1
                     self.server_close(now, i)
                     continue
-                why = "max_duration" if old[k] else "idle"
-                quota = "max_connection_duration_s" if old[k] else "idle_timeout_s"
+                why = "max_duration" if o else "idle"
+                quota = "max_connection_duration_s" if o else "idle_timeout_s"
                 self.rec.breaches.add(now, f"{edge.component}.{quota}",
                                       f"{edge.component}:connection", self.region_name(i))
                 self.drop(now, i, why)
 
+    def _over_limits(self, now: float) -> tuple[np.ndarray, ...]:
+        """The connected slots (OPEN or HALF_OPEN) past a limit at ``now``, in slot order, with
+        what they hit: (slots, half-open, idle, too old, noticed half-open). Judged a block of
+        slots at a time, so the temporaries stay small (a million connections would need about
+        80 MB at once); each slot's test reads only its own row and channel."""
+        reg = self.reg
+        found = [self._over_limits_in(now, lo, lo + _SWEEP_BLOCK)
+                 for lo in range(0, reg.state.size, _SWEEP_BLOCK)]
+        return tuple(np.concatenate(cols) for cols in zip(*found))
+
+    def _over_limits_in(self, now: float, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        """:meth:`_over_limits` for slots ``lo`` .. ``hi - 1``."""
+        reg = self.reg
+        edge = self.edge
+        state = reg.state[lo:hi]
+        slots = np.flatnonzero((state == OPEN) | (state == HALF_OPEN)) + lo
+        half = reg.state[slots] == HALF_OPEN
+        connected_at = reg.connected_at[slots]
+        activity = np.maximum(connected_at, reg.last_send[slots])
+        until = np.where(half, reg.half_open_at[slots], now)
+        pings = self.heartbeat.last_activity(connected_at, until)
+        if pings is not None:
+            activity = np.maximum(activity, pings)
+        if edge.reset_idle:
+            activity = np.maximum(activity, reg.last_msg[reg.channel[slots]])
+        idle = activity + edge.idle_timeout <= now
+        old = connected_at + edge.max_duration <= now
+        noticed = half & (reg.half_open_at[slots] + edge.half_detect <= now)
+        hit = idle | old | noticed
+        return slots[hit], half[hit], idle[hit], old[hit], noticed[hit]

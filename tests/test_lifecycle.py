@@ -277,8 +277,8 @@ def test_heartbeats_never_slow_a_clients_own_detection():
 
 
 def test_the_limit_check_judges_blocks_of_slots_with_no_effect_on_results(monkeypatch):
-    """The idle / duration check reads the registry a block of slots at a time: blocks of 7
-    slots give the same run as one block holding every slot."""
+    """The idle / duration check (and the rows written at t = 0) go a block of slots at a
+    time: blocks of 7 slots give the same run as one block holding every slot."""
     from simulator.architectures import connections
 
     scn = small("chat-basic", **{"workload.clients": 600, "duration_s": 300.0, "warmup_s": 10.0,
@@ -287,7 +287,7 @@ def test_the_limit_check_judges_blocks_of_slots_with_no_effect_on_results(monkey
                                  "aws.api_gateway.idle_timeout_s": 60,
                                  "workload.publish.rate_per_client_per_s": 0.005})
     one = sim.run(scn)
-    monkeypatch.setattr(connections, "_SWEEP_BLOCK", 7)
+    monkeypatch.setattr(connections, "_SLOT_BLOCK", 7)
     blocks = sim.run(scn)
     c = one.counters
     assert c["connections.closed.idle"] > 100 and c["connections.closed.max_duration"] > 100

@@ -54,3 +54,15 @@ def test_open_many_writes_what_a_loop_of_open_writes(n_regions, n_locations):
     if n_locations > 1:
         np.testing.assert_array_equal(bulk.live_loc, ref.live_loc)
     assert [bulk.open(0.0, 1, 5.0) for _ in range(5)] == [ref.open(0.0, 1, 5.0) for _ in range(5)]
+
+
+@pytest.mark.parametrize("seed,size,n", [(1, 40_000, 10_000), (2, 10_000, 1), (3, 4_000, 3_999)])
+def test_length_biased_draws_are_those_of_choice_with_weights(seed, size, n):
+    from simulator.architectures.connections import length_biased
+
+    pool = np.random.default_rng(seed).lognormal(7.0, 1.0, size)
+    ours, ref = np.random.default_rng(seed + 10), np.random.default_rng(seed + 10)
+    got = length_biased(ours, pool, n)
+    want = ref.choice(pool, size=n, p=pool / pool.sum())
+    np.testing.assert_array_equal(got, want)
+    assert ours.random() == ref.random()          # the same number of uniforms used

@@ -27,8 +27,24 @@ from simulator.workload.population import HALF_OPEN, OPEN
 #: width of the session calendar's buckets, in windows: a memory / work trade-off with no
 #: effect on results
 _CALENDAR_WINDOWS = 16   # not a catalog value (an implementation parameter)
-#: slots judged at once by the idle / duration / half-open check (bounds its temporaries)
-_SWEEP_BLOCK = 1 << 16   # not a catalog value (an implementation parameter)
+#: slots handled at once by the passes over every connection (the idle / duration / half-open
+#: check, the rows written at t = 0): bounds their temporaries
+_SLOT_BLOCK = 1 << 16   # not a catalog value (an implementation parameter)
+
+
+def length_biased(rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
+    """``n`` draws from ``pool`` (positive values), each value with probability proportional to
+    itself: the lengths of the sessions under way at a given moment.
+
+    Inverse transform on the cumulative weights, as ``rng.choice(pool, size=n, p=pool /
+    pool.sum())`` does (the same uniforms, the same values: a test checks it), with the
+    cumulative sums written over the weights instead of into a copy (at a million clients the
+    pool holds four million values, 32 MB an array).
+    """
+    cdf = pool / pool.sum()
+    np.cumsum(cdf, out=cdf)
+    cdf /= cdf[-1]
+    return pool[np.searchsorted(cdf, rng.random(n), side="right")]
 
 
 class _Attempt:
@@ -255,14 +271,14 @@ class Connections:
             return
         rng = self.s["population"]
         pool = self.session_dist.sample(rng, max(4 * n, 10_000))  # not a catalog value
-        total = rng.choice(pool, size=n, p=pool / pool.sum())
-        del pool   # the largest temporaries go before the rows are written
+        total = length_biased(rng, pool, n)
+        del pool   # the largest temporary goes before the rows are written
         age = rng.random(n) * total
         resid = total - age
         connected_at = -np.mod(age, self.edge.max_duration)
         del total, age
         ch = self.channels.assign(rng.random(n))
-        loc = self.geo.locate(ch) if self.geo is not None else np.zeros(n, dtype=np.int64)
+        loc = self.geo.locate(ch) if self.geo is not None else np.zeros(n, dtype=np.int8)
         where = self._initial_regions(loc)
         if self.fallback is not None:   # the pollers open no WebSocket
             ws = np.flatnonzero(self.fallback.initial(ch, where, resid))
@@ -270,15 +286,23 @@ class Connections:
                                                                    connected_at))
         reg = self.reg
         slots = reg.open_many(ch * self.n_reg + where, resid, connected_at, 0.0, loc)
-        for i, t in zip(slots.tolist(), connected_at.tolist()):
-            self.edge.row_written(i, t)
-        self._calendar.push_many(resid, slots, reg.gen[slots])
-        n = slots.size
-        self.connected.add(0.0, n)
+        self.connected.add(0.0, slots.size)
         if self.connected_r is not None:
             for r, k in zip(*np.unique(where, return_counts=True)):
                 self.connected_r[int(r)].add(0.0, int(k))
-        self.c["connections.initial"] += n
+        self.c["connections.initial"] += slots.size
+        del ch, loc, where
+        self._rows_written(slots, connected_at)
+        self._calendar.push_many(resid, slots, reg.gen[slots])
+
+    def _rows_written(self, slots: np.ndarray, connected_at: np.ndarray) -> None:
+        """``edge.row_written`` for each of the rows opened at t = 0, in order (a block at a
+        time: lists of a million Python numbers would take about 70 MB)."""
+        row_written = self.edge.row_written
+        for lo in range(0, slots.size, _SLOT_BLOCK):
+            hi = lo + _SLOT_BLOCK
+            for i, t in zip(slots[lo:hi].tolist(), connected_at[lo:hi].tolist()):
+                row_written(i, t)
 
     def _initial_regions(self, loc: np.ndarray) -> np.ndarray:
         """The Region of each client connected at t = 0 (``router.initial`` of its location,
@@ -522,8 +546,8 @@ class Connections:
         slots at a time, so the temporaries stay small (a million connections would need about
         80 MB at once); each slot's test reads only its own row and channel."""
         reg = self.reg
-        found = [self._over_limits_in(now, lo, lo + _SWEEP_BLOCK)
-                 for lo in range(0, reg.state.size, _SWEEP_BLOCK)]
+        found = [self._over_limits_in(now, lo, lo + _SLOT_BLOCK)
+                 for lo in range(0, reg.state.size, _SLOT_BLOCK)]
         return tuple(np.concatenate(cols) for cols in zip(*found))
 
     def _over_limits_in(self, now: float, lo: int, hi: int) -> tuple[np.ndarray, ...]:

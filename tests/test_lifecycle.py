@@ -274,3 +274,24 @@ def test_heartbeats_never_slow_a_clients_own_detection():
     hb = make_heartbeat(AppHeartbeat(kind="app", interval_s=300, timeout_s=10), params)
     assert hb.client_detection(0.9, 5.0) == 5.0
     assert hb.client_detection(0.0, 60.0) == 10.0
+
+
+def test_the_limit_check_judges_blocks_of_slots_with_no_effect_on_results(monkeypatch):
+    """The idle / duration check (and the rows written at t = 0) go a block of slots at a
+    time: blocks of 7 slots give the same run as one block holding every slot."""
+    from simulator.architectures import connections
+
+    scn = small("chat-basic", **{"workload.clients": 600, "duration_s": 300.0, "warmup_s": 10.0,
+                                 "workload.blips.per_client_per_h": 20,
+                                 "aws.api_gateway.max_connection_duration_s": 600,
+                                 "aws.api_gateway.idle_timeout_s": 60,
+                                 "workload.publish.rate_per_client_per_s": 0.005})
+    one = sim.run(scn)
+    monkeypatch.setattr(connections, "_SLOT_BLOCK", 7)
+    blocks = sim.run(scn)
+    c = one.counters
+    assert c["connections.closed.idle"] > 100 and c["connections.closed.max_duration"] > 100
+    assert dict(blocks.counters) == dict(c)
+    drop = ("wall_seconds",)
+    assert ({k: v for k, v in blocks.summary.items() if k not in drop}
+            == {k: v for k, v in one.summary.items() if k not in drop})

@@ -14,15 +14,37 @@ service). The edge is injected; it implements :class:`Edge`.
 
 from __future__ import annotations
 
-import heapq
 from typing import Any, Protocol
 
 import numpy as np
 
 from simulator.metrics.histogram import LogHistogram
 from simulator.metrics.recorder import Level
+from simulator.primitives.calendar import SessionCalendar
 from simulator.primitives.events import Call
 from simulator.workload.population import HALF_OPEN, OPEN
+
+#: width of the session calendar's buckets, in windows: a memory / work trade-off with no
+#: effect on results
+_CALENDAR_WINDOWS = 16   # not a catalog value (an implementation parameter)
+#: slots handled at once by the passes over every connection (the idle / duration / half-open
+#: check, the rows written at t = 0): bounds their temporaries
+_SLOT_BLOCK = 1 << 16   # not a catalog value (an implementation parameter)
+
+
+def length_biased(rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
+    """``n`` draws from ``pool`` (positive values), each value with probability proportional to
+    itself: the lengths of the sessions under way at a given moment.
+
+    Inverse transform on the cumulative weights, as ``rng.choice(pool, size=n, p=pool /
+    pool.sum())`` does (the same uniforms, the same values: a test checks it), with the
+    cumulative sums written over the weights instead of into a copy (at a million clients the
+    pool holds four million values, 32 MB an array).
+    """
+    cdf = pool / pool.sum()
+    np.cumsum(cdf, out=cdf)
+    cdf /= cdf[-1]
+    return pool[np.searchsorted(cdf, rng.random(n), side="right")]
 
 
 class _Attempt:
@@ -172,7 +194,9 @@ class Connections:
         self.connect_hist = LogHistogram()
         self.storms = [dict(at_s=None, dropped=0, reconnected=0, gave_up=0, rejected=0,
                             last_reconnect_s=None) for _ in w.incidents]
-        self._calendar: list[tuple[float, int, int]] = []
+        #: session ends (slot, generation) by time, handed to the clock a window ahead;
+        #: buckets of several windows keep the number of buckets (and their overhead) small
+        self._calendar = SessionCalendar(_CALENDAR_WINDOWS * scn.engine.window_s)
         #: called ``(now, slot)`` when a connection opens, and when the edge closes one
         #: (before its row is released): what features hang on membership (presence)
         self.on_open: list = []
@@ -240,36 +264,52 @@ class Connections:
     def _populate(self) -> None:
         """Clients connected at t = 0, in steady state: ages and remaining session lengths
         from the length-biased session distribution; connections younger than the maximum
-        duration (older sessions have already reconnected)."""
+        duration (older sessions have already reconnected). Opened in bulk (the slots, rows and
+        counts of one ``reg.open`` per client, in order), one ``row_written`` each."""
         n = self.initial
         if n == 0:
             return
         rng = self.s["population"]
         pool = self.session_dist.sample(rng, max(4 * n, 10_000))  # not a catalog value
-        w = pool / pool.sum()
-        total = rng.choice(pool, size=n, p=w)
+        total = length_biased(rng, pool, n)
+        del pool   # the largest temporary goes before the rows are written
         age = rng.random(n) * total
         resid = total - age
-        conn_age = np.mod(age, self.edge.max_duration)
+        connected_at = -np.mod(age, self.edge.max_duration)
+        del total, age
         ch = self.channels.assign(rng.random(n))
-        reg = self.reg
-        loc = self.geo.locate(ch).tolist() if self.geo is not None else [0] * n
-        where = [self.router.initial(lk) for lk in loc]
-        R = self.n_reg
-        ws: range | list[int] = range(n)
+        loc = self.geo.locate(ch) if self.geo is not None else np.zeros(n, dtype=np.int8)
+        where = self._initial_regions(loc)
         if self.fallback is not None:   # the pollers open no WebSocket
-            ws = np.flatnonzero(self.fallback.initial(ch, where, resid)).tolist()
-        for k in ws:
-            i = reg.open(0.0, int(ch[k]) * R + where[k], float(resid[k]),
-                         connected_at=-float(conn_age[k]), last_activity=0.0, loc=loc[k])
-            self.edge.row_written(i, -float(conn_age[k]))
-            heapq.heappush(self._calendar, (float(resid[k]), i, int(reg.gen[i])))
-        n = len(ws)
-        self.connected.add(0.0, n)
+            ws = np.flatnonzero(self.fallback.initial(ch, where, resid))
+            ch, loc, where, resid, connected_at = (x[ws] for x in (ch, loc, where, resid,
+                                                                   connected_at))
+        reg = self.reg
+        slots = reg.open_many(ch * self.n_reg + where, resid, connected_at, 0.0, loc)
+        self.connected.add(0.0, slots.size)
         if self.connected_r is not None:
-            for r, k in zip(*np.unique([where[k] for k in ws], return_counts=True)):
+            for r, k in zip(*np.unique(where, return_counts=True)):
                 self.connected_r[int(r)].add(0.0, int(k))
-        self.c["connections.initial"] += n
+        self.c["connections.initial"] += slots.size
+        del ch, loc, where
+        self._rows_written(slots, connected_at)
+        self._calendar.push_many(resid, slots, reg.gen[slots])
+
+    def _rows_written(self, slots: np.ndarray, connected_at: np.ndarray) -> None:
+        """``edge.row_written`` for each of the rows opened at t = 0, in order (a block at a
+        time: lists of a million Python numbers would take about 70 MB)."""
+        row_written = self.edge.row_written
+        for lo in range(0, slots.size, _SLOT_BLOCK):
+            hi = lo + _SLOT_BLOCK
+            for i, t in zip(slots[lo:hi].tolist(), connected_at[lo:hi].tolist()):
+                row_written(i, t)
+
+    def _initial_regions(self, loc: np.ndarray) -> np.ndarray:
+        """The Region of each client connected at t = 0 (``router.initial`` of its location,
+        asked once per location)."""
+        locs = np.unique(loc)
+        first = np.array([self.router.initial(lk) for lk in locs.tolist()], dtype=np.int64)
+        return first[np.searchsorted(locs, loc)]
 
     # -- arrivals and attempts --------------------------------------------------------------------
     def _connection_source(self):
@@ -364,7 +404,7 @@ class Connections:
             inc["last_reconnect_s"] = now
         if a.gap is not None:
             self.edge.resume(now, a)
-        heapq.heappush(self._calendar, (session_end, i, int(self.reg.gen[i])))
+        self._calendar.push(session_end, i, int(self.reg.gen[i]))
         for fn in self.on_open:
             fn(now, i)
         if a.gap is None:   # a member that joins (not one back after a gap: that is resume)
@@ -445,10 +485,9 @@ class Connections:
         W = self.scn.engine.window_s
         cal = self._calendar
         while True:
-            horizon = env.now + W
-            while cal and cal[0][0] < horizon:
-                t, i, g = heapq.heappop(cal)
-                self._at(t - env.now, self._session_end, (i, g))
+            now = env.now
+            for t, i, g in zip(*cal.pop_due(now + W)):
+                self._at(t - now, self._session_end, (i, g))
             yield env.timeout(W)
 
     def _session_end(self, ev) -> None:
@@ -478,47 +517,56 @@ class Connections:
     def _sweeper(self):
         """Checked every ``idle_check_s``: the edge's own periodic work first (TTL deletions
         of expired rows), then its idle timeout, maximum connection duration, and noticing
-        half-open connections."""
+        half-open connections (every connection is judged before any is closed)."""
         env = self.env
         step = self.scn.engine.idle_check_s
         edge = self.edge
-        idle_to = edge.idle_timeout
-        max_dur = edge.max_duration
-        reg = self.reg
-        hb = self.heartbeat
         while True:
             yield env.timeout(step)
             now = env.now
             edge.on_check(now)
-            slots = reg.connected_slots()
-            if slots.size == 0:
-                continue
-            half = reg.state[slots] == HALF_OPEN
-            ca = reg.connected_at[slots]
-            act = np.maximum(ca, reg.last_send[slots])
-            until = np.where(half, reg.half_open_at[slots], now)
-            pings = hb.last_activity(ca, until)
-            if pings is not None:
-                act = np.maximum(act, pings)
-            if edge.reset_idle:
-                act = np.maximum(act, reg.last_msg[reg.channel[slots]])
-            idle = act + idle_to <= now
-            old = ca + max_dur <= now
-            noticed = half & (reg.half_open_at[slots] + edge.half_detect <= now)
-            hit = idle | old | noticed
-            if not hit.any():
-                continue
-            for k in np.flatnonzero(hit).tolist():
-                i = int(slots[k])
-                if half[k]:
-                    why = "half_open_detected" if noticed[k] and not idle[k] else (
-                        "max_duration" if old[k] else "idle")
+            slots, half, idle, old, noticed = self._over_limits(now)
+            for i, h, d, o, nt in zip(slots.tolist(), half.tolist(), idle.tolist(),
+                                      old.tolist(), noticed.tolist()):
+                if h:
+                    why = "half_open_detected" if nt and not d else (
+                        "max_duration" if o else "idle")
                     self.c[f"connections.closed.{why}"] += 1
                     self.server_close(now, i)
                     continue
-                why = "max_duration" if old[k] else "idle"
-                quota = "max_connection_duration_s" if old[k] else "idle_timeout_s"
+                why = "max_duration" if o else "idle"
+                quota = "max_connection_duration_s" if o else "idle_timeout_s"
                 self.rec.breaches.add(now, f"{edge.component}.{quota}",
                                       f"{edge.component}:connection", self.region_name(i))
                 self.drop(now, i, why)
 
+    def _over_limits(self, now: float) -> tuple[np.ndarray, ...]:
+        """The connected slots (OPEN or HALF_OPEN) past a limit at ``now``, in slot order, with
+        what they hit: (slots, half-open, idle, too old, noticed half-open). Judged a block of
+        slots at a time, so the temporaries stay small (a million connections would need about
+        80 MB at once); each slot's test reads only its own row and channel."""
+        reg = self.reg
+        found = [self._over_limits_in(now, lo, lo + _SLOT_BLOCK)
+                 for lo in range(0, reg.state.size, _SLOT_BLOCK)]
+        return tuple(np.concatenate(cols) for cols in zip(*found))
+
+    def _over_limits_in(self, now: float, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        """:meth:`_over_limits` for slots ``lo`` .. ``hi - 1``."""
+        reg = self.reg
+        edge = self.edge
+        state = reg.state[lo:hi]
+        slots = np.flatnonzero((state == OPEN) | (state == HALF_OPEN)) + lo
+        half = reg.state[slots] == HALF_OPEN
+        connected_at = reg.connected_at[slots]
+        activity = np.maximum(connected_at, reg.last_send[slots])
+        until = np.where(half, reg.half_open_at[slots], now)
+        pings = self.heartbeat.last_activity(connected_at, until)
+        if pings is not None:
+            activity = np.maximum(activity, pings)
+        if edge.reset_idle:
+            activity = np.maximum(activity, reg.last_msg[reg.channel[slots]])
+        idle = activity + edge.idle_timeout <= now
+        old = connected_at + edge.max_duration <= now
+        noticed = half & (reg.half_open_at[slots] + edge.half_detect <= now)
+        hit = idle | old | noticed
+        return slots[hit], half[hit], idle[hit], old[hit], noticed[hit]

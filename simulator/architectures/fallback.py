@@ -98,7 +98,7 @@ class Fallback:
         self._join(now, a.channel * self.n_reg + self.arch.router.initial(a.loc), a.session_end)
         return True
 
-    def initial(self, ch: np.ndarray, where: list, resid: np.ndarray) -> np.ndarray:
+    def initial(self, ch: np.ndarray, where: np.ndarray, resid: np.ndarray) -> np.ndarray:
         """The clients connected at t = 0 (channels ``ch``, Regions ``where``, remaining
         session ``resid``): the pollers join here; returns the mask of the WebSocket ones."""
         poll = self.rng.random(ch.size) < self.share

@@ -1571,13 +1571,13 @@ def scaling(table: pd.DataFrame, wall_targets: dict[int, float] | None = None,
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     left.set_yscale("log")
     left.yaxis.set_major_formatter(plain)
-    left.yaxis.set_minor_formatter(plain)
+    left.yaxis.set_minor_formatter(NullFormatter())
     for ax, ylabel in ((left, "wall time per simulated minute (s, set-up included)"),
                        (right, "peak memory of the process (MB)")):
         ax.set_xscale("log")
         ax.set_xlabel("connections")
         ax.set_ylabel(ylabel)
-        ax.grid(True, which="major", alpha=0.3)
+        ax.grid(True, which="major", alpha=0.3)  # not a catalog value
     if title:
         fig.suptitle(title)
     return fig

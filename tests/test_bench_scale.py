@@ -37,7 +37,7 @@ def test_targets_mark_met_missed_and_projections():
     assert got["chat, 1M connections, one simulated hour"][2] is True   # 600 s, projected
     assert "projected from 600" in got["chat, 1M connections, one simulated hour"][0]
     assert got["peak memory, 1M connections"] == ("255 MB", "≤ 256 MB", True)
-    assert got["memory growth, chat-100k, simulated minute 1 to 60"] == (
+    assert got["memory growth, chat-100k, from 60 to 3,600 simulated s"] == (
         "+15.0%", "flat (≤ +10%)", False)
 
 

@@ -52,7 +52,8 @@ def vanish_at(env, arch, t):
 
     def go(ev):
         i = int(arch.reg.open_ids[0])
-        seen["last_seen"] = float(arch.reg.last_seen[i])
+        if arch.reg.last_seen is not None:     # kept with app heartbeats only
+            seen["last_seen"] = float(arch.reg.last_seen[i])
         seen["last_send"] = float(arch.reg.last_send[i])
         arch.reg.vanish(env.now, i)
 

@@ -75,6 +75,10 @@ class ApiGatewayEdge:
         cleanup = scn.app.cleanup
         self.sweep = cleanup.sweep
         self.ttl = cleanup.ttl
+        if self.ttl is not None:
+            self.reg.keep("ttl_at", "ttl_gone_at")
+        if heartbeat.server_detection:    # the sweep reads lastSeen
+            self.reg.keep("last_seen")
         self.d_ttl = streams.buffered("dynamodb.ttl", params["latency.dynamodb_ttl_deletion_delay_s"])
         self.resume_cfg = scn.app.resume
         self.idle_timeout = apigw.idle_timeout

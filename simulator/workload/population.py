@@ -45,6 +45,13 @@ FREE, OPEN, HALF_OPEN, CLOSING, ZOMBIE = (int(s) for s in State)
 SLOT = np.int32
 
 
+#: columns kept only for the designs that read them (:meth:`ConnectionRegistry.keep`), with
+#: the value of a new row: 24 bytes a slot, 31 MB for a million connections
+_OPTIONAL = {"last_seen": None,       # the app's lastSeen (app heartbeats; None: connected_at)
+             "ttl_at": np.inf,        # TTL expiry of the row (a TTL on the table)
+             "ttl_gone_at": np.inf}   # when DynamoDB deletes it after expiry
+
+
 def _free_stack(first: int, stop: int) -> array:
     """Slots ``first .. stop - 1`` as a stack of C ints that pops them in increasing order."""
     stack = array("i")
@@ -82,9 +89,9 @@ class ConnectionRegistry:
         self.half_open_at = np.full(cap, np.inf)
         self.gone_at = np.full(cap, np.inf)       # when the client left (rows that outlive it)
         self.was_zombie = np.zeros(cap, dtype=bool)
-        self.last_seen = np.zeros(cap)            # the app's lastSeen (app heartbeats)
-        self.ttl_at = np.full(cap, np.inf)        # TTL expiry of the row
-        self.ttl_gone_at = np.full(cap, np.inf)   # when DynamoDB deletes it after expiry
+        self.last_seen: np.ndarray | None = None    # optional columns: see keep()
+        self.ttl_at: np.ndarray | None = None
+        self.ttl_gone_at: np.ndarray | None = None
         self.gen = np.zeros(cap, dtype=SLOT)
         self.open_pos = np.full(cap, -1, dtype=SLOT)
         self.open_ids = np.zeros(cap, dtype=SLOT)
@@ -105,19 +112,37 @@ class ConnectionRegistry:
         self.live_loc = (np.zeros((n_channels, self.n_loc), dtype=np.int64)
                          if self.n_loc > 1 else None)
 
+    def keep(self, *names: str) -> None:
+        """Keep the optional columns ``names`` (of ``last_seen``, ``ttl_at``, ``ttl_gone_at``):
+        a design that reads one asks for it before the first row is written."""
+        for name in names:
+            if name not in _OPTIONAL:
+                raise ValueError(f"ConnectionRegistry.keep: {name!r} is not an optional column "
+                                 f"(one of {', '.join(_OPTIONAL)})")
+            if getattr(self, name) is not None:
+                continue
+            if self.n_rows or len(self._free) < self.state.size:
+                raise RuntimeError(f"ConnectionRegistry.keep({name!r}) after rows were written")
+            fill = _OPTIONAL[name]
+            setattr(self, name, np.full(self.state.size, 0.0 if fill is None else fill))
+
     # -- slots -----------------------------------------------------------------------------------
     def _grow(self) -> None:
         old = self.state.size
         new = old * 2
         for name in ("state", "channel", "loc", "connected_at", "last_send", "session_end",
-                     "gen", "open_ids", "was_zombie", "last_seen"):
+                     "gen", "open_ids", "was_zombie"):
             a = getattr(self, name)
             b = np.zeros(new, dtype=a.dtype)
             b[:old] = a
             setattr(self, name, b)
-        for name in ("half_open_at", "gone_at", "ttl_at", "ttl_gone_at"):
-            h = np.full(new, np.inf)
-            h[:old] = getattr(self, name)
+        for name in ("half_open_at", "gone_at", *_OPTIONAL):
+            a = getattr(self, name)
+            if a is None:
+                continue
+            fill = _OPTIONAL.get(name, np.inf)
+            h = np.full(new, 0.0 if fill is None else fill)
+            h[:old] = a
             setattr(self, name, h)
         p = np.full(new, -1, dtype=SLOT)
         p[:old] = self.open_pos
@@ -154,9 +179,12 @@ class ConnectionRegistry:
         self.half_open_at[i] = np.inf
         self.gone_at[i] = np.inf
         self.was_zombie[i] = False
-        self.last_seen[i] = self.connected_at[i] if last_activity is None else last_activity
-        self.ttl_at[i] = np.inf
-        self.ttl_gone_at[i] = np.inf
+        if self.last_seen is not None:
+            self.last_seen[i] = self.connected_at[i] if last_activity is None else last_activity
+        if self.ttl_at is not None:
+            self.ttl_at[i] = np.inf
+        if self.ttl_gone_at is not None:
+            self.ttl_gone_at[i] = np.inf
         self.gen[i] += 1
         self.open_pos[i] = self.n_open
         self.open_ids[self.n_open] = i
@@ -199,9 +227,12 @@ class ConnectionRegistry:
         self.half_open_at[slots] = np.inf
         self.gone_at[slots] = np.inf
         self.was_zombie[slots] = False
-        self.last_seen[slots] = last_activity
-        self.ttl_at[slots] = np.inf
-        self.ttl_gone_at[slots] = np.inf
+        if self.last_seen is not None:
+            self.last_seen[slots] = last_activity
+        if self.ttl_at is not None:
+            self.ttl_at[slots] = np.inf
+        if self.ttl_gone_at is not None:
+            self.ttl_gone_at[slots] = np.inf
         self.gen[slots] += 1                     # the slots are distinct
         self.open_pos[slots] = np.arange(self.n_open, self.n_open + m)
         self.open_ids[self.n_open:self.n_open + m] = slots
@@ -315,7 +346,7 @@ class ConnectionRegistry:
     def expired_zombies(self, channel: int, now: float) -> int:
         """ZOMBIE rows of a channel whose TTL has passed (a query can filter them out)."""
         ids = self.zombies.get(channel)
-        if not ids:
+        if not ids or self.ttl_at is None:
             return 0
         return sum(1 for i in ids if self.ttl_at[i] <= now)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import gc
 import time
 import warnings
@@ -51,6 +53,7 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
                       stacklevel=2)
     if progress is None:
         progress = guess["seconds"] > PROGRESS_S
+    return_large_frees()
     params = Params(scn, catalog)
     streams = Streams(scn.seed)
     env = simpy.Environment()
@@ -105,6 +108,36 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
         raise Interrupted(f"interrupted at {end:,.1f} s of {scn.duration_s:,.0f} s simulated",
                           res)
     return res
+
+
+#: blocks this large or larger go back to the system when freed, and free memory at the top of
+#: the heap is kept up to TRIM_THRESHOLD_BYTES (see return_large_frees)
+MMAP_THRESHOLD_BYTES = 4 * 2**20    # not a catalog value
+TRIM_THRESHOLD_BYTES = 16 * 2**20   # not a catalog value
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # glibc's <malloc.h>
+
+
+@functools.cache
+def return_large_frees() -> bool:
+    """Pin glibc malloc's mmap threshold at :data:`MMAP_THRESHOLD_BYTES`, so that freed arrays
+    of that size or more go back to the system, and its trim threshold at
+    :data:`TRIM_THRESHOLD_BYTES`. Returns whether they were set.
+
+    By default glibc raises the mmap threshold to the size of the largest block freed, up to
+    32 MB (``mallopt(3)``, M_MMAP_THRESHOLD): once a million-connection set-up has freed its
+    8 MB arrays, every later array under that size is carved from the heap, and the holes they
+    leave stay resident (about 45 MB at a million connections). Smaller blocks (the recording
+    buffers, reused at the same sizes) stay in the heap, where reuse is cheapest. Pinning one
+    threshold stops the dynamic adjustment of the other (M_TRIM_THRESHOLD, the free memory at
+    the top of the heap kept rather than given back): left at its 128 kB default, the heap is
+    shrunk and grown again around every buffer, about 8% slower at 100k connections.
+    A no-op where the C library has no ``mallopt`` (macOS, Windows; musl ignores it)."""
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+                and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
 
 
 #: above this estimated wall time a run warns first; above PROGRESS_S it shows a bar

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from simulator.primitives import calendar
 from simulator.primitives.calendar import SessionCalendar
 
 
@@ -64,3 +65,20 @@ def test_the_calendar_keeps_times_bit_for_bit():
 def test_a_calendar_needs_a_positive_width():
     with pytest.raises(ValueError, match="width_s"):
         SessionCalendar(0.0)
+
+
+@pytest.mark.parametrize("block", [7, 2 ** 16])
+def test_push_many_in_blocks_fills_each_bucket_in_the_order_of_single_pushes(block, monkeypatch):
+    monkeypatch.setattr(calendar, "_PUSH_BLOCK", block)
+    rng = np.random.default_rng(block)
+    n = 3 * block + 5                        # several blocks and a short last one
+    t = rng.exponential(30.0, n)
+    t[rng.random(n) < 0.1] = 12.5            # ties across blocks
+    slots, gens = rng.permutation(n), rng.integers(0, 3, n)
+    bulk, one = SessionCalendar(2.0), SessionCalendar(2.0)
+    bulk.push_many(t, slots, gens)
+    for e in zip(t.tolist(), slots.tolist(), gens.tolist()):
+        one.push(*e)
+    assert bulk._buckets.keys() == one._buckets.keys()
+    for key, (bt, bs, bg) in one._buckets.items():
+        assert bulk._buckets[key] == (bt, bs, bg), key

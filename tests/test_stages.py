@@ -54,3 +54,24 @@ def test_a_live_channel_bound_by_post_slots_waits_for_slots_until_there_are_more
     assert s_few["post_slot_wait"] > 0.7
     assert s_many.get("post_slot_wait", 0.0) < s_few["post_slot_wait"]
     assert many.summary["latency_p99_ms"] < few.summary["latency_p99_ms"] / 3
+
+
+def test_a_stage_given_per_record_adds_what_its_expanded_array_adds():
+    from simulator.metrics.histogram import LogHistogram
+    from simulator.metrics.stages import PerRecord, StageHistogram
+
+    rng = np.random.default_rng(3)
+    lens = np.array([3, 1, 5, 2])
+    handler, call = rng.random(lens.size), rng.random(lens.sum())
+    total = np.repeat(handler, lens) + call
+    w = rng.random(total.size)
+    hist = LogHistogram()
+    binned = hist.add(total, w)
+    by_record, expanded = StageHistogram(hist), StageHistogram(hist)
+    by_record.add(total, w, {"lambda_handler": PerRecord(handler, lens), "post_call": call},
+                  binned)
+    expanded.add(total, w, {"lambda_handler": np.repeat(handler, lens), "post_call": call},
+                 binned)
+    np.testing.assert_array_equal(by_record.sums, expanded.sums)
+    assert by_record.sums[STAGES.index("lambda_handler")].sum() == pytest.approx(
+        float(np.dot(np.repeat(handler, lens), w)))

@@ -32,7 +32,7 @@ from heapq import heapify, heapreplace
 import numpy as np
 
 from simulator.metrics.histogram import LogHistogram
-from simulator.metrics.stages import StageHistogram
+from simulator.metrics.stages import PerRecord, StageHistogram, per_delivery
 from simulator.workload.geography import Geography
 
 _BLOCK = 1 << 18   # post latencies drawn per block
@@ -175,7 +175,7 @@ class Fanout:
             vals = vals + dn
             binned = self.hist.add(vals, w)
             if parts is not None:
-                parts["network"] = parts["network"] + dn
+                parts["network"] = per_delivery(parts["network"]) + dn
                 assert self.stages is not None   # stages are kept only with a histogram of them
                 self.stages.add(vals, w, parts, binned)
             return
@@ -195,7 +195,7 @@ class Fanout:
             np.full(vals.size, float(w))
         binned = self.hist.add(vals, w)
         if parts is not None:
-            parts["network"] = parts["network"] + dl
+            parts["network"] = per_delivery(parts["network"]) + dl
             assert self.stages is not None
             self.stages.add(vals, w, parts, binned)
         self.region_hist.add(vals, w)
@@ -207,7 +207,6 @@ class Fanout:
     # -- latency block -------------------------------------------------------------------------
     def _new_block(self) -> None:
         self._L = _sample32(self.post, self.rng, _BLOCK)
-        self._Lpy = self._L.tolist()
         self._cur = 0
 
     def _take(self, n: int) -> int:
@@ -216,7 +215,6 @@ class Fanout:
             self._new_block()
             if n > _BLOCK:
                 self._L = _sample32(self.post, self.rng, n)
-                self._Lpy = self._L.tolist()
         i = self._cur
         self._cur = i + n
         return i
@@ -292,9 +290,10 @@ class Fanout:
         self._pending = 0
 
     def _parts(self, cps: list, lens) -> dict:
-        """Control-path stages of the recorded fan-outs ``cps``, one row per post."""
-        a = np.repeat(np.asarray(cps, dtype=float).reshape(-1, len(_CONTROL)), lens, axis=0)
-        return {name: a[:, k] for k, name in enumerate(_CONTROL)}
+        """Control-path stages of the recorded fan-outs ``cps`` (one value per fan-out of
+        ``lens`` posts, expanded a stage at a time when recorded)."""
+        a = np.asarray(cps, dtype=float).reshape(-1, len(_CONTROL)).T
+        return {name: PerRecord(a[k], lens) for k, name in enumerate(_CONTROL)}
 
     def _record_range(self, i0: int, n: int, starts: list | None, base: float, w: float) -> None:
         self._r_start.append(i0)
@@ -333,14 +332,14 @@ class Fanout:
         self.rec.c["api_gateway.posts_sent"] += n
         P = self.P
         i0 = self._take(n)
-        Lp = self._Lpy
+        Lp = self._L[i0:i0 + n].tolist()   # Python floats: the pool below is scalar work
         starts = None
         if n <= P:
-            dur = max(Lp[i0:i0 + n])
+            dur = max(Lp)
         else:
-            h = Lp[i0:i0 + P]
+            h = Lp[:P]
             heapify(h)
-            starts = [heapreplace(h, h[0] + x) for x in Lp[i0 + P:i0 + n]]
+            starts = [heapreplace(h, h[0] + x) for x in Lp[P:]]
             dur = max(h)
         limit = deadline - now
         if dur > limit or n > self.sample_above:

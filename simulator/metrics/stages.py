@@ -28,12 +28,30 @@ the buckets around it.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 STAGES = ("network", "api_gateway", "lambda_cold_start", "lambda_handler", "dynamodb",
           "tier_or_cross_region", "post_slot_wait", "throttle_wait", "post_call", "service",
           "server_tasks", "backplane", "poll_wait")
 _INDEX = {s: k for k, s in enumerate(STAGES)}
+
+
+class PerRecord(NamedTuple):
+    """A stage's seconds, one value per record of ``lens`` consecutive deliveries (a fan-out's
+    control path): expanded to one per delivery only when added, one stage at a time."""
+
+    values: np.ndarray
+    lens: np.ndarray
+
+    def expand(self) -> np.ndarray:
+        return np.repeat(self.values, self.lens)
+
+
+def per_delivery(v):
+    """``v`` (an array, a scalar or a :class:`PerRecord`) as an array or scalar."""
+    return v.expand() if isinstance(v, PerRecord) else v
 
 
 class StageHistogram:
@@ -54,7 +72,7 @@ class StageHistogram:
 
     def add(self, total: np.ndarray, w, parts: dict, binned: tuple | None = None) -> None:
         """Deliveries of latency ``total`` (weights ``w``), made of ``parts``: stage name ->
-        an array (or scalar) of that stage's seconds per delivery. ``binned``: what
+        an array (or scalar, or :class:`PerRecord`) of that stage's seconds per delivery. ``binned``: what
         :meth:`LogHistogram.add` returned for the same values and weights (saves binning them
         again)."""
         total = np.asarray(total, dtype=float)
@@ -70,7 +88,7 @@ class StageHistogram:
             np.clip(idx, 0, self.nb - 1, out=idx)
             self.weight += np.bincount(idx, weights=wa, minlength=self.nb)
         for name, v in parts.items():
-            v = np.broadcast_to(np.asarray(v, dtype=float), total.shape)
+            v = np.broadcast_to(np.asarray(per_delivery(v), dtype=float), total.shape)
             self.sums[_INDEX[name]] += np.bincount(idx, weights=v * wa, minlength=self.nb)
 
     def merge(self, other: StageHistogram) -> None:

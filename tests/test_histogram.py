@@ -57,3 +57,15 @@ def test_size_is_bounded_and_empty_is_nan():
     assert np.isnan(h.quantile(0.5)) and np.isnan(h.mean)
     with pytest.raises(ValueError):
         h.quantile(1.5)
+
+
+def test_add_one_records_what_add_of_a_one_element_array_records():
+    rng = np.random.default_rng(4)
+    x = np.concatenate((rng.lognormal(-3.0, 2.0, 5000), [1e-9, 3e6, 0.0]))   # clamped too
+    one, arr = LogHistogram(), LogHistogram()
+    for v in x.tolist():
+        one.add_one(v)
+        arr.add(np.array([v]))
+    np.testing.assert_array_equal(one.counts, arr.counts)
+    assert (one.n, one.sum, one.sumsq, one.min, one.max) == \
+        (arr.n, arr.sum, arr.sumsq, arr.min, arr.max)

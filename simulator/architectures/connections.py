@@ -397,7 +397,7 @@ class Connections:
             self.connected_r[a.region].add(now, 1)
         self.c["connections.established"] += 1
         if a.t0 >= self.warmup:
-            self.connect_hist.add(np.array([now - a.t0 + self.oneway(a.loc, a.region)]))
+            self.connect_hist.add_one(now - a.t0 + self.oneway(a.loc, a.region))
         if a.incident is not None:
             inc = a.incident
             inc["reconnected"] += 1

@@ -69,6 +69,17 @@ class LogHistogram:
         self.max = max(self.max, float(x.max()))
         return idx, inc
 
+    def add_one(self, x: float) -> None:
+        """Record one value (> 0): what :meth:`add` of a one-element array records, without
+        the arrays (a connection's handshake, one at a time)."""
+        i = math.ceil(math.log(max(x, 1e-300)) * self.inv_lg) - self.off
+        self.counts[min(max(i, 0), self.nb - 1)] += 1.0
+        self.n += 1
+        self.sum += x
+        self.sumsq += x * x
+        self.min = min(self.min, x)
+        self.max = max(self.max, x)
+
     def merge(self, other: LogHistogram) -> None:
         if other.nb != self.nb or other.gamma != self.gamma:
             raise ValueError("histograms with different buckets cannot be merged")

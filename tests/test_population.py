@@ -27,7 +27,7 @@ def test_freed_slots_are_reused_last_in_first_out_after_a_grow():
 
 def _columns(reg):
     names = ("state", "channel", "loc", "connected_at", "last_send", "session_end",
-             "half_open_at", "gone_at", "was_zombie", "last_seen", "ttl_at", "ttl_gone_at",
+             "gone_at", "was_zombie", "last_seen", "ttl_at", "ttl_gone_at",
              "gen", "open_pos", "open_ids")
     return {k: getattr(reg, k).copy() for k in names}
 

@@ -559,7 +559,8 @@ class Connections:
         half = reg.state[slots] == HALF_OPEN
         connected_at = reg.connected_at[slots]
         activity = np.maximum(connected_at, reg.last_send[slots])
-        until = np.where(half, reg.half_open_at[slots], now)
+        gone_at = reg.gone_at[slots]    # a half-open row's client left when it went half-open
+        until = np.where(half, gone_at, now)
         pings = self.heartbeat.last_activity(connected_at, until)
         if pings is not None:
             activity = np.maximum(activity, pings)
@@ -567,6 +568,6 @@ class Connections:
             activity = np.maximum(activity, reg.last_msg[reg.channel[slots]])
         idle = activity + edge.idle_timeout <= now
         old = connected_at + edge.max_duration <= now
-        noticed = half & (reg.half_open_at[slots] + edge.half_detect <= now)
+        noticed = half & (gone_at + edge.half_detect <= now)
         hit = idle | old | noticed
         return slots[hit], half[hit], idle[hit], old[hit], noticed[hit]

@@ -86,8 +86,8 @@ class ConnectionRegistry:
         self.connected_at = np.zeros(cap)
         self.last_send = np.zeros(cap)
         self.session_end = np.zeros(cap)
-        self.half_open_at = np.full(cap, np.inf)
-        self.gone_at = np.full(cap, np.inf)       # when the client left (rows that outlive it)
+        # when the client left (rows that outlive it; a HALF_OPEN row's: when it went half-open)
+        self.gone_at = np.full(cap, np.inf)
         self.was_zombie = np.zeros(cap, dtype=bool)
         self.last_seen: np.ndarray | None = None    # optional columns: see keep()
         self.ttl_at: np.ndarray | None = None
@@ -136,7 +136,7 @@ class ConnectionRegistry:
             b = np.zeros(new, dtype=a.dtype)
             b[:old] = a
             setattr(self, name, b)
-        for name in ("half_open_at", "gone_at", *_OPTIONAL):
+        for name in ("gone_at", *_OPTIONAL):
             a = getattr(self, name)
             if a is None:
                 continue
@@ -176,7 +176,6 @@ class ConnectionRegistry:
         self.connected_at[i] = now if connected_at is None else connected_at
         self.last_send[i] = now if last_activity is None else last_activity
         self.session_end[i] = session_end
-        self.half_open_at[i] = np.inf
         self.gone_at[i] = np.inf
         self.was_zombie[i] = False
         if self.last_seen is not None:
@@ -224,7 +223,6 @@ class ConnectionRegistry:
         self.connected_at[slots] = connected_at
         self.last_send[slots] = last_activity
         self.session_end[slots] = session_end
-        self.half_open_at[slots] = np.inf
         self.gone_at[slots] = np.inf
         self.was_zombie[slots] = False
         if self.last_seen is not None:
@@ -278,7 +276,6 @@ class ConnectionRegistry:
         self.half[c] += 1
         self.n_half += 1
         self.state[i] = HALF_OPEN
-        self.half_open_at[i] = now
         self.gone_at[i] = now
         self.was_zombie[i] = True
 

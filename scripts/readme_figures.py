@@ -165,7 +165,7 @@ def multi_region_figures(replications: int, workers: int) -> dict:
             "lost_share": f"{100.0 * s['messages_lost'] / s['messages_intended']:.1f}%",
             "published_during": f"{during:,.0f}",
             "lowest_connected": f"{ts['connections_open'].min():,.0f}",
-            "failback": f"{s.get('failback_dropped', 0):,.0f}",
+            "failback": f"{s.get('failback_dropped') or 0:,.0f}",
         }
     return {"global-chat": chat, "global-live-event": outage}
 

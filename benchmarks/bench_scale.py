@@ -30,7 +30,8 @@ Groups of cases:
   in channels of 10,000, the same seed, every delivery recorded vs the sub-sample).
 * ``unit``: per design, the wall time of the event loop split into a cost per message (the
   control path) and a cost per delivery, from two runs of 100k clients that differ only in the
-  channel size (10 and 100): ``wall = a * messages + b * deliveries``.
+  channel size (10 and 100): ``wall = a * messages + b * deliveries``; each run three times,
+  the fastest kept.
 * ``scaling``: per design, wall time and peak memory against connections (10^3 to 10^6) on the
   same chat, and the figure.
 
@@ -58,6 +59,9 @@ OUT = ROOT / "benchmarks" / "results" / "bench_scale.json"
 FIGURE = ROOT / "benchmarks" / "results" / "scaling.png"
 PER_MINUTE = 1 / 60          # the chat: one message per user per minute
 BROADCAST_RATE = 1 / 1000    # the broadcast: one message per user per 1,000 s
+#: runs of each ``unit`` case (the fastest kept): one run of a few seconds moves by about 10%
+#: with the machine, which the per-message and per-delivery split magnifies
+UNIT_REPEAT = 3
 DESIGNS = ("basic", "sns", "sqs", "appsync", "managed", "containers", "multi_region")
 #: ``multi_region`` on the chat: two Regions, EventBridge between them, users in both
 MULTI = {"multi_region.regions": ["us-east-1", "eu-central-1"],
@@ -138,9 +142,15 @@ def run_case(case: dict) -> dict:
         else:
             scn = sim.load_scenario(ROOT / "data/scenarios" / f"{case['scenario']}.yaml",
                                     overrides=case["overrides"])
-        t0 = time.perf_counter()
-        res = sim.run(scn, progress=False)
-        wall = time.perf_counter() - t0
+        best = None
+        for _ in range(case.get("repeat", 1)):   # the same run again: the fastest is kept
+            t0 = time.perf_counter()
+            res = sim.run(scn, progress=False)
+            wall = time.perf_counter() - t0
+            if best is None or res.summary["wall_seconds"] < best[1].summary["wall_seconds"]:
+                best = (wall, res)
+        assert best is not None
+        wall, res = best
         s = res.summary
         out = {k: s[k] for k in ("messages_published", "deliveries_attempted",
                                  "deliveries_succeeded", "latency_p50_ms", "latency_p99_ms",
@@ -225,7 +235,7 @@ def cases(size: str, million_s: float | None = None, broadcast_s: float | None =
         for ch in (10, 100):
             out.append(fast(f"unit {d} ch{ch}", "unit", us,
                             chat(u, us, channel_size=ch, design=d, warmup_s=0.0),
-                            design=d, channel_size=ch))
+                            design=d, channel_size=ch, repeat=UNIT_REPEAT))
     for d in DESIGNS:
         for k in z["scaling"]:
             out.append(fast(f"scaling {d} {k}", "scaling", z["scaling_s"],

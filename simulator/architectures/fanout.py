@@ -376,8 +376,9 @@ class Fanout:
         With independent, identically distributed post latencies, the calls one socket makes
         are a renewal process (each starts when the previous one ends), and the pool's posts
         start at the ``n`` earliest epochs of the ``P`` processes merged: the first ``n``
-        starts of a ``P x m`` matrix of latencies summed along each socket, once every
-        socket's next start lies beyond the ``n``-th (else ``m`` doubles, with fresh draws).
+        starts of an ``m x P`` matrix of latencies (round by socket) summed down each socket,
+        once every socket's next start lies beyond the ``n``-th (else ``m`` doubles, with fresh
+        draws).
         The same law as the heap's one post at a time (the same multiset of starts and
         latencies in distribution, checked against it by tests/test_fanout.py), in a few
         array operations instead of a heap operation per post."""

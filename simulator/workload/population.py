@@ -46,8 +46,8 @@ SLOT = np.int32
 
 
 #: columns kept only for the designs that read them (:meth:`ConnectionRegistry.keep`), with
-#: the value of a new row: 24 bytes a slot, 31 MB for a million connections
-_OPTIONAL = {"last_seen": None,       # the app's lastSeen (app heartbeats; None: connected_at)
+#: the value of a slot never used: 24 bytes a slot, 31 MB for a million connections
+_OPTIONAL = {"last_seen": 0.0,        # the app's lastSeen (app heartbeats)
              "ttl_at": np.inf,        # TTL expiry of the row (a TTL on the table)
              "ttl_gone_at": np.inf}   # when DynamoDB deletes it after expiry
 
@@ -123,8 +123,7 @@ class ConnectionRegistry:
                 continue
             if self.n_rows or len(self._free) < self.state.size:
                 raise RuntimeError(f"ConnectionRegistry.keep({name!r}) after rows were written")
-            fill = _OPTIONAL[name]
-            setattr(self, name, np.full(self.state.size, 0.0 if fill is None else fill))
+            setattr(self, name, np.full(self.state.size, _OPTIONAL[name]))
 
     # -- slots -----------------------------------------------------------------------------------
     def _grow(self) -> None:
@@ -140,8 +139,7 @@ class ConnectionRegistry:
             a = getattr(self, name)
             if a is None:
                 continue
-            fill = _OPTIONAL.get(name, np.inf)
-            h = np.full(new, 0.0 if fill is None else fill)
+            h = np.full(new, _OPTIONAL.get(name, np.inf))
             h[:old] = a
             setattr(self, name, h)
         p = np.full(new, -1, dtype=SLOT)

@@ -40,7 +40,7 @@ from simulator.workload.geography import Geography
 _BLOCK = 1 << 18   # post latencies drawn per block
 _FLUSH = 1 << 18   # deliveries deferred before they go into the histogram
 #: fan-outs of more than this many rounds of the pool are drawn as renewal processes
-#: (FanoutEngine._renewal_pool), with this many rounds drawn beyond the expected depth
+#: (Fanout._renewal_pool), with this many rounds drawn beyond the expected depth
 _RENEWAL_ROUNDS, _RENEWAL_SPARE = 6, 3   # not a catalog value
 #: the stages of a delivery's latency before its fan-out starts (see simulator.metrics.stages)
 _CONTROL = ("network", "api_gateway", "lambda_cold_start", "lambda_handler", "dynamodb",

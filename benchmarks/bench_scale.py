@@ -37,7 +37,9 @@ Groups of cases:
 
 The chat is provisioned for its load, as the team would have to: API Gateway's account
 throttle at 1.5x the posts per second the chat needs, Lambda's account concurrency and scaling
-burst, DynamoDB's table limits and on-demand peak (:func:`provisioned`). At the default
+burst, DynamoDB's table limits and on-demand peak, and each design's own parts: the SNS tier's
+worker concurrency, the SQS tier's event source mapping (provisioned mode, already scaled up),
+the containers' backplane shards (:func:`provisioned`). At the default
 quotas, 100k users in channels of 100 need 167k posts/s against 10,000/s and spend the hour
 throttled, which measures the throttled path instead (that case is reported too,
 ``chat-100k-default-quota``).
@@ -87,23 +89,40 @@ SIZES = {
 }
 
 
-def provisioned(clients: int, channel_size: int, rate: float) -> dict:
+def provisioned(clients: int, channel_size: int, rate: float, design: str = "basic") -> dict:
     """Overrides that provision the chat for its load with headroom (see the module's
-    docstring): sizes for the benchmark, not facts about AWS."""
+    docstring): sizes for the benchmark, not facts about AWS. The fan-out tiers and the
+    containers' backplane are provisioned too, so that every design runs below its own limits
+    (measured: with the defaults, SNS's workers exceed Lambda's concurrency from 100k users,
+    SQS's event source mapping is still scaling up after a minute and its shards wait, and one
+    backplane shard saturates at 1M)."""
     msgs = clients * rate
     posts = msgs * channel_size
     conc = max(5_000, int(msgs * (0.5 + channel_size / 1000)))   # Lambdas busy fanning out
+    if design == "sns":
+        # ten worker Lambdas per message, each busy about half a second while cold: 7,456 at
+        # most at 100k users (measured), so about seven per message per second
+        conc = max(conc, int(7 * msgs))
     reads = max(40_000, int(msgs * (2 + channel_size / 10)))     # Queries of the channel
-    return {"aws.api_gateway.account_throttle_rps": max(10_000, int(1.5 * posts)),
-            # sessions of about half an hour: a million users reconnect about 500 times a second
-            "aws.api_gateway.new_connections_per_s": max(500, clients // 500),
-            "aws.api_gateway.account_throttle_burst": max(5_000, int(0.75 * posts)),
-            "aws.lambda.account_concurrency": conc,
-            "aws.lambda.scaling_burst_envs": conc,
-            "aws.dynamodb.table_max_read_units_per_s": reads,
-            "aws.dynamodb.table_max_write_units_per_s": max(40_000, clients // 10),
-            "aws.dynamodb.capacity.previous_peak_read_units_per_s": reads / 2,
-            "aws.dynamodb.capacity.previous_peak_write_units_per_s": clients / 50}
+    o = {"aws.api_gateway.account_throttle_rps": max(10_000, int(1.5 * posts)),
+         # sessions of about half an hour: a million users reconnect about 500 times a second
+         "aws.api_gateway.new_connections_per_s": max(500, clients // 500),
+         "aws.api_gateway.account_throttle_burst": max(5_000, int(0.75 * posts)),
+         "aws.lambda.account_concurrency": conc,
+         "aws.lambda.scaling_burst_envs": conc,
+         "aws.dynamodb.table_max_read_units_per_s": reads,
+         "aws.dynamodb.table_max_write_units_per_s": max(40_000, clients // 10),
+         "aws.dynamodb.capacity.previous_peak_read_units_per_s": reads / 2,
+         "aws.dynamodb.capacity.previous_peak_write_units_per_s": clients / 50}
+    if design == "sqs":
+        # the event source mapping in provisioned mode (up to 20,000 concurrent invocations),
+        # already scaled up when the run starts (a steady state, not the first minutes' ramp)
+        o["aws.sqs.esm_max_concurrency"] = 20_000
+        o["aws.sqs.esm_scale_per_min"] = 1e6
+    if design == "containers":
+        # a backplane shard per 62,500 users: 26% busy at 1M (one shard saturates there)
+        o["containers.backplane.shards"] = max(1, clients // 62_500)
+    return o
 
 
 def chat(clients: int, duration_s: float, channel_size: int = 100, rate: float = PER_MINUTE,
@@ -114,7 +133,7 @@ def chat(clients: int, duration_s: float, channel_size: int = 100, rate: float =
          "workload.channels.size": {"kind": "fixed", "value": channel_size},
          "workload.publish.rate_per_client_per_s": rate, "architecture": design}
     if raised:
-        o.update(provisioned(clients, channel_size, rate))
+        o.update(provisioned(clients, channel_size, rate, design))
     if design == "multi_region":
         o.update(MULTI)
     return o

@@ -39,7 +39,8 @@ The chat is provisioned for its load, as the team would have to: API Gateway's a
 throttle at 1.5x the posts per second the chat needs, Lambda's account concurrency and scaling
 burst, DynamoDB's table limits and on-demand peak, and each design's own parts: the SNS tier's
 worker concurrency, the SQS tier's event source mapping (provisioned mode, already scaled up),
-the containers' backplane shards (:func:`provisioned`). At the default
+AppSync's event quotas, EventBridge's PutEvents between Regions, the containers' backplane
+shards (:func:`provisioned`). At the default
 quotas, 100k users in channels of 100 need 167k posts/s against 10,000/s and spend the hour
 throttled, which measures the throttled path instead (that case is reported too,
 ``chat-100k-default-quota``).
@@ -95,7 +96,8 @@ def provisioned(clients: int, channel_size: int, rate: float, design: str = "bas
     containers' backplane are provisioned too, so that every design runs below its own limits
     (measured: with the defaults, SNS's workers exceed Lambda's concurrency from 100k users,
     SQS's event source mapping is still scaling up after a minute and its shards wait, and one
-    backplane shard saturates at 1M)."""
+    backplane shard saturates at 1M; AppSync's inbound events and EventBridge's PutEvents are
+    over their defaults at 1M)."""
     msgs = clients * rate
     posts = msgs * channel_size
     conc = max(5_000, int(msgs * (0.5 + channel_size / 1000)))   # Lambdas busy fanning out
@@ -119,6 +121,11 @@ def provisioned(clients: int, channel_size: int, rate: float, design: str = "bas
         # already scaled up when the run starts (a steady state, not the first minutes' ramp)
         o["aws.sqs.esm_max_concurrency"] = 20_000
         o["aws.sqs.esm_scale_per_min"] = 1e6
+    if design == "appsync":   # both adjustable quotas, raised above the chat's events
+        o["aws.appsync.inbound_events_per_s"] = max(10_000, int(2 * msgs))
+        o["aws.appsync.outbound_messages_per_s"] = max(1_000_000, int(1.5 * posts))
+    if design == "multi_region":   # an event bus call per message (adjustable)
+        o["aws.eventbridge.put_events_per_s"] = max(10_000, int(2 * msgs))
     if design == "containers":
         # a backplane shard per 62,500 users: 26% busy at 1M (one shard saturates there)
         o["containers.backplane.shards"] = max(1, clients // 62_500)

@@ -16,20 +16,30 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> sim.report(cmp, "reports/review.html")          # the design-review document
 """
 
-from simulator.calibrate import Calibration, calibrate
-from simulator.capacity import Capacity, capacity
-from simulator.catalog import load_catalog
-from simulator.compare import Comparison, compare, compare_sweep, crossovers, feature_impact
-from simulator.costs import price
-from simulator.designs import Design, lhs, random_design
-from simulator.engine import run
-from simulator.errors import Interrupted, ScenarioError
-from simulator.metrics.result import SUMMARY_KEYS, Result
-from simulator.review import report
-from simulator.scenario import Params, Scenario, load_scenario, resolve, scenario_from_dict
-from simulator.sensitivity import sensitivity
-from simulator.sweeps import load_sweep, summarize, sweep
-from simulator.workload.geography import geography_frame, regional_quotas
+try:
+    from simulator.calibrate import Calibration, calibrate
+    from simulator.capacity import Capacity, capacity
+    from simulator.catalog import load_catalog
+    from simulator.compare import Comparison, compare, compare_sweep, crossovers, feature_impact
+    from simulator.costs import price
+    from simulator.designs import Design, lhs, random_design
+    from simulator.engine import run
+    from simulator.errors import Interrupted, ScenarioError
+    from simulator.metrics.result import SUMMARY_KEYS, Result
+    from simulator.review import report
+    from simulator.scenario import Params, Scenario, load_scenario, resolve, scenario_from_dict
+    from simulator.sensitivity import sensitivity
+    from simulator.sweeps import load_sweep, summarize, sweep
+    from simulator.workload.geography import geography_frame, regional_quotas
+except KeyboardInterrupt:
+    # Ctrl-C while `python -m simulator` is still importing (pandas, numpy: half a second)
+    # ends as it does once the command runs: one line and status 130, not a traceback
+    import sys
+
+    if sys.argv[:1] != ["-m"]:   # what Python puts there while it imports a -m package
+        raise
+    print("interrupted", file=sys.stderr)
+    raise SystemExit(130) from None
 
 __all__ = [
     "SUMMARY_KEYS",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ctypes
 import functools
 import gc
+import signal
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -80,13 +82,14 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
         bar = _bar(scn, progress)
         stops = 0   # each step stops the run with two events of its own, not the model's
         try:
-            for t in _steps(end):
-                stops += 1
-                env.run(until=t)
-                bar.update(t - bar.n)
-        except KeyboardInterrupt:
-            interrupted = True
-            end = max(env.now, 1e-9)
+            with _DeferredCtrlC() as ctrl_c:
+                for t in _steps(end):
+                    stops += 1
+                    env.run(until=t)
+                    bar.update(t - bar.n)
+                    if ctrl_c.pressed:
+                        interrupted, end = True, t
+                        break
         finally:
             bar.close()
         arch.finalize(end)
@@ -187,11 +190,58 @@ def _mean(d) -> float:
     return float(m) if m == m and m != float("inf") else 1.0
 
 
+class _DeferredCtrlC:
+    """Ctrl-C during the event loop, seen at the next stop between steps.
+
+    A ``KeyboardInterrupt`` raised where the signal lands may cut a model callback half-way
+    (a connection counted and not yet placed, say), and the partial result finalized from that
+    state is wrong or fails. So the first Ctrl-C only sets :attr:`pressed`; the loop ends at the
+    next stop (:func:`_steps` keeps them a fraction of a second apart) and the run is finalized
+    there. A second Ctrl-C raises ``KeyboardInterrupt`` at once, without a partial result.
+
+    Only where Ctrl-C would raise ``KeyboardInterrupt`` (Python's default handler, in the main
+    thread): a handler someone else installed, or an ignored SIGINT (a sweep's worker
+    processes), is left as it is."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._installed = False
+
+    def __enter__(self) -> _DeferredCtrlC:
+        if (threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+            signal.signal(signal.SIGINT, self._press)
+            self._installed = True
+        return self
+
+    def _press(self, signum, frame) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+        self.pressed = True
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+#: a step (see _steps) aims at this much wall time, and is at most 1/MIN_STEPS of the run
+STEP_WALL_S = 0.2   # not a catalog value
+MIN_STEPS = 200     # not a catalog value
+
+
 def _steps(end: float):
-    """Times to stop at (about 200 steps): the progress bar and Ctrl-C are seen between."""
-    n = 200   # not a catalog value
-    for k in range(1, n + 1):
-        yield end * k / n
+    """Times to stop at: the progress bar and Ctrl-C are seen between. Each step aims at
+    :data:`STEP_WALL_S` of wall time (scaled from the last one's), so that Ctrl-C is answered
+    within a fraction of a second in a run of any size; where the model stops does not change
+    what it computes."""
+    longest = end / MIN_STEPS
+    dt, t = longest / 64, 0.0
+    while t < end:
+        t = min(end, t + dt)
+        w0 = time.perf_counter()
+        yield t
+        wall = time.perf_counter() - w0
+        dt = min(longest, max(end * 1e-7, dt * min(4.0, STEP_WALL_S / max(wall, 1e-6))))
 
 
 def _bar(scn: Scenario, show: bool):

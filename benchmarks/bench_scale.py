@@ -30,8 +30,9 @@ Groups of cases:
   in channels of 10,000, the same seed, every delivery recorded vs the sub-sample).
 * ``unit``: per design, the wall time of the event loop split into a cost per message (the
   control path) and a cost per delivery, from two runs of 100k clients that differ only in the
-  channel size (10 and 100): ``wall = a * messages + b * deliveries``; each run three times,
-  the fastest kept.
+  channel size (10 and 100): ``wall = a * messages + b * deliveries``. The two runs share one
+  interpreter and alternate (10, 100, 10, 100, 10, 100), the fastest of each kept, so that the
+  machine's drift over minutes, which the split magnifies, falls on both alike.
 * ``scaling``: per design, wall time and peak memory against connections (10^3 to 10^6) on the
   same chat, and the figure.
 
@@ -63,8 +64,10 @@ FIGURE = ROOT / "benchmarks" / "results" / "scaling.png"
 PER_MINUTE = 1 / 60          # the chat: one message per user per minute
 BROADCAST_RATE = 1 / 1000    # the broadcast: one message per user per 1,000 s
 #: runs of each ``unit`` case (the fastest kept): one run of a few seconds moves by about 10%
-#: with the machine, which the per-message and per-delivery split magnifies
+#: with the machine, which the per-message and per-delivery split magnifies (run separately,
+#: minutes apart, a design's cost per delivery came out 0.147 and then 0.231 µs)
 UNIT_REPEAT = 3
+UNIT_CHANNELS = (10, 100)
 DESIGNS = ("basic", "sns", "sqs", "appsync", "managed", "containers", "multi_region")
 #: ``multi_region`` on the chat: two Regions, EventBridge between them, users in both
 MULTI = {"multi_region.regions": ["us-east-1", "eu-central-1"],
@@ -168,27 +171,51 @@ def run_case(case: dict) -> dict:
         else:
             scn = sim.load_scenario(ROOT / "data/scenarios" / f"{case['scenario']}.yaml",
                                     overrides=case["overrides"])
-        best = None
-        for _ in range(case.get("repeat", 1)):   # the same run again: the fastest is kept
+        out = _fastest(sim, {"": scn}, case.get("repeat", 1))[""]
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["sim_seconds"] = case["sim_seconds"]
+    return out
+
+
+def run_pair(case: dict) -> dict:
+    """Run a ``pair`` case in this process: its scenarios alternate, ``repeat`` rounds; one
+    row each (peak memory: the process's, of both)."""
+    sys.path.insert(0, str(ROOT))
+    import simulator as sim
+
+    path = ROOT / "data/scenarios" / f"{case['scenario']}.yaml"
+    rows = _fastest(sim, {k: sim.load_scenario(path, overrides=o)
+                          for k, o in case["pair"].items()}, case.get("repeat", 1))
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for r in rows.values():
+        r.update(peak_rss_mb=rss, sim_seconds=case["sim_seconds"])
+    return rows
+
+
+def _fastest(sim, scenarios: dict, repeat: int) -> dict:
+    """Each scenario run ``repeat`` times, in turn (a, b, a, b...); per scenario, the figures
+    of its fastest run."""
+    best: dict = {}
+    for _ in range(repeat):
+        for k, scn in scenarios.items():
             t0 = time.perf_counter()
             res = sim.run(scn, progress=False)
             wall = time.perf_counter() - t0
-            if best is None or res.summary["wall_seconds"] < best[1].summary["wall_seconds"]:
-                best = (wall, res)
-        assert best is not None
-        wall, res = best
+            if k not in best or res.summary["wall_seconds"] < best[k][1].summary["wall_seconds"]:
+                best[k] = (wall, res)
+    rows = {}
+    for k, (wall, res) in best.items():
         s = res.summary
-        out = {k: s[k] for k in ("messages_published", "deliveries_attempted",
+        out = {f: s[f] for f in ("messages_published", "deliveries_attempted",
                                  "deliveries_succeeded", "latency_p50_ms", "latency_p99_ms",
                                  "latency_p999_ms", "apigw_throttled_requests", "sim_events",
-                                 "breaches_total") if k in s}
+                                 "breaches_total") if f in s}
         out["wall_seconds"] = wall                 # set-up, event loop and result
         out["loop_seconds"] = s["wall_seconds"]    # the event loop alone
         out["deliveries"] = s["deliveries_succeeded"]
         out["messages"] = s["messages_published"]
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    out["sim_seconds"] = case["sim_seconds"]
-    return out
+        rows[k] = out
+    return rows
 
 
 def spawn(case: dict) -> dict:
@@ -257,11 +284,10 @@ def cases(size: str, million_s: float | None = None, broadcast_s: float | None =
     out.append(fast("broadcast check, every delivery", "broadcast", cs,
                     {**chat(c, cs, channel_size=10_000, rate=BROADCAST_RATE), **every}))
     u, us = z["unit_clients"], z["unit_s"]
-    for d in DESIGNS:
-        for ch in (10, 100):
-            out.append(fast(f"unit {d} ch{ch}", "unit", us,
-                            chat(u, us, channel_size=ch, design=d, warmup_s=0.0),
-                            design=d, channel_size=ch, repeat=UNIT_REPEAT))
+    for d in DESIGNS:   # one case, two runs that alternate (rows "unit {d} ch10" and "ch100")
+        out.append(fast(f"unit {d}", "unit", us, None, design=d, repeat=UNIT_REPEAT,
+                        pair={f"ch{ch}": chat(u, us, channel_size=ch, design=d, warmup_s=0.0)
+                              for ch in UNIT_CHANNELS}))
     for d in DESIGNS:
         for k in z["scaling"]:
             out.append(fast(f"scaling {d} {k}", "scaling", z["scaling_s"],
@@ -437,6 +463,13 @@ def _ms(v) -> str:
     return "-" if v is None else f"{v:,.1f}"   # None: no delivery measured
 
 
+def _row_names(case: dict) -> list[str]:
+    """The names of the rows a case saves (two for a ``pair``)."""
+    if "pair" in case:
+        return [f"{case['name']} {k}" for k in case["pair"]]
+    return [case["name"]]
+
+
 def _print_row(r: dict) -> None:
     print(f"{r['name']:<34} sim {r['sim_seconds']:>6.0f} s  wall {r['wall_seconds']:>8.2f} s  "
           f"events {r['sim_events']:>11,}  deliveries {r['deliveries']:>13,.0f}  "
@@ -463,7 +496,8 @@ def main() -> int:
     ap.add_argument("--case", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.case:
-        print(json.dumps(run_case(json.loads(args.case))))
+        case = json.loads(args.case)
+        print(json.dumps(run_pair(case) if "pair" in case else run_case(case)))
         return 0
     for flag, v in (("--million-s", args.million_s), ("--broadcast-s", args.broadcast_s)):
         if v is not None and not v > 0:
@@ -482,7 +516,7 @@ def main() -> int:
             return 2
     if args.resume:
         done = {r["name"] for r in saved["rows"]}
-        todo = [c for c in todo if c["name"] not in done]
+        todo = [c for c in todo if not set(_row_names(c)) <= done]
     cal = calibration()
     print(f"machine: {os.cpu_count()} CPUs, SimPy calibration {cal:.2f} µs/event\n")
     import datetime
@@ -494,11 +528,14 @@ def main() -> int:
 
         for c in tqdm(todo, desc="bench_scale", unit="case", disable=None):
             cal_case = calibration()
-            r = spawn(c)
-            r.update(name=c["name"], group=c["group"], calibration_us_per_event=round(cal_case, 3),
-                     **{k: c[k] for k in ("design", "clients", "channel_size") if k in c})
-            saved["rows"] = [x for x in saved["rows"] if x["name"] != c["name"]] + [r]
-            _print_row(r)
+            got = spawn(c)
+            rows = {f"{c['name']} {k}": r for k, r in got.items()} if "pair" in c else \
+                {c["name"]: got}
+            for name, r in rows.items():
+                r.update(name=name, group=c["group"], calibration_us_per_event=round(cal_case, 3),
+                         **{k: c[k] for k in ("design", "clients") if k in c})
+                saved["rows"] = [x for x in saved["rows"] if x["name"] != name] + [r]
+                _print_row(r)
             if out is not None:
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(saved, indent=1) + "\n")

@@ -66,3 +66,24 @@ def test_the_fanout_tiers_run_the_measured_chat_below_their_own_limits(design):
     limits = set(res.breaches["quota"]) - {"api_gateway.max_connection_duration_s"}
     assert not limits, limits
     assert s["deliveries_succeeded"] >= 0.97 * s["deliveries_attempted"]
+
+
+def test_the_unit_runs_of_a_design_alternate_in_one_process(monkeypatch):
+    """The per-message and per-delivery split magnifies the machine's drift between its two
+    runs: they share one process and take turns, and each keeps its fastest."""
+    import simulator as sim
+
+    case, = [c for c in b.cases("small") if c["name"] == "unit basic"]
+    assert list(case["pair"]) == ["ch10", "ch100"] and case["repeat"] == b.UNIT_REPEAT
+    order, real = [], sim.run
+
+    def run(scn, progress=None):
+        order.append(scn.workload.channels.size.value)
+        return real(scn.with_overrides({"duration_s": 2.0, "warmup_s": 0.0}), progress=progress)
+
+    monkeypatch.setattr(sim, "run", run)
+    rows = b.run_pair(case)
+    assert order == [10, 100] * b.UNIT_REPEAT
+    assert list(rows) == ["ch10", "ch100"]
+    assert rows["ch100"]["deliveries_attempted"] > 5 * rows["ch10"]["deliveries_attempted"]
+    assert b._row_names(case) == ["unit basic ch10", "unit basic ch100"]

@@ -87,3 +87,23 @@ def test_the_unit_runs_of_a_design_alternate_in_one_process(monkeypatch):
     assert list(rows) == ["ch10", "ch100"]
     assert rows["ch100"]["deliveries_attempted"] > 5 * rows["ch10"]["deliveries_attempted"]
     assert b._row_names(case) == ["unit basic ch10", "unit basic ch100"]
+
+
+def test_the_multi_region_chat_is_provisioned_for_eventbridge():
+    """Between Regions every message is a PutEvents call: at 1M users (16,600 messages/s)
+    the defaults (10,000/s in us-east-1, 2,400/s in eu-central-1) throttle it. Here 50k users
+    posting twenty times as often make the same calls (to channels of ten: fewer posts), for
+    a short run."""
+    import simulator as sim
+
+    o = b.chat(50_000, 1.5, channel_size=10, rate=20 / 60, design="multi_region",
+               warmup_s=0.0)
+
+    def limits(overrides):
+        res = sim.run(sim.load_scenario(b.ROOT / "data/scenarios/chat-basic.yaml",
+                                        overrides=overrides), progress=False)
+        return set(res.breaches["quota"]) - {"api_gateway.max_connection_duration_s"}
+
+    assert not limits(o)
+    assert limits({**o, "aws.eventbridge.put_events_per_s": None}) == {
+        "eventbridge.put_events_per_s"}

@@ -90,6 +90,8 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
                     if ctrl_c.pressed:
                         interrupted, end = True, t
                         break
+            # pressed after the last step's check: the run is whole, but the user asked to stop
+            interrupted = interrupted or ctrl_c.pressed
         finally:
             bar.close()
         arch.finalize(end)

@@ -102,41 +102,49 @@ def test_ctrl_c_during_a_stored_sweep_prints_the_command_that_resumes_it(tmp_pat
     assert df["error"].isna().all()
 
 
-def test_ctrl_c_inside_a_model_callback_finishes_it_before_the_partial_result(monkeypatch):
-    """The signal lands wherever the interpreter is: here in the middle of counting a fan-out's
-    posts (the ledger not yet told). The callback must finish and the run stop at the next
-    step, so that the partial result's books balance; cut there, they did not (the CLI then
-    failed in ``finalize`` about one time in ten)."""
+def press_inside_a_callback(monkeypatch, at: tuple[int, ...], expected):
+    """Run chat-basic small, pressing Ctrl-C in the middle of counting a fan-out's posts (the
+    ledger not yet told) on those calls; (the exception raised, calls made, the SIGINT handler
+    the run gave back)."""
     import os
 
     import simulator as sim
-    from simulator.errors import Interrupted
     from simulator.lifecycle.integrity import Integrity
 
     posts, calls = Integrity.posts, [0]
 
-    def pressed_midway(self, delivered, failed):
+    def pressing(self, delivered, failed):
         calls[0] += 1
-        if calls[0] == 300:
+        if calls[0] in at:
             os.kill(os.getpid(), signal.SIGINT)
         posts(self, delivered, failed)
 
-    monkeypatch.setattr(Integrity, "posts", pressed_midway)
+    monkeypatch.setattr(Integrity, "posts", pressing)
     scn = sim.load_scenario("chat-basic").with_overrides(
         {"duration_s": 600.0, "warmup_s": 10.0, "workload.clients": 2000})
     # a shell's background job (CI) may run the tests with SIGINT ignored, which a run leaves
     # alone: Python's default handler, for this test
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with pytest.raises(Interrupted) as e:
+        with pytest.raises(expected) as e:
             sim.run(scn, progress=False)
         given_back = signal.getsignal(signal.SIGINT)
     finally:
         signal.signal(signal.SIGINT, previous)
+    return e.value, calls[0], given_back
+
+
+def test_ctrl_c_inside_a_model_callback_finishes_it_before_the_partial_result(monkeypatch):
+    """The signal lands wherever the interpreter is. The callback must finish and the run stop
+    at the next step, so that the partial result's books balance; cut there, they did not
+    (the CLI then failed in ``finalize`` about one time in ten)."""
+    from simulator.errors import Interrupted
+
+    e, calls, given_back = press_inside_a_callback(monkeypatch, (300,), Interrupted)
     assert given_back is signal.default_int_handler
-    s, c = e.value.partial.summary, e.value.partial.counters
+    s, c = e.partial.summary, e.partial.counters
     assert s["partial"] is True and 0 < s["simulated_s"] < 600
-    assert calls[0] > 300   # the callback went on, and so did the run, to the next step
+    assert calls > 300   # the callback went on, and so did the run, to the next step
     assert s["deliveries_attempted"] == (s["deliveries_succeeded"] + s["deliveries_failed"]
                                          + s["deliveries_stale"] + s["deliveries_in_flight"])
     assert s["publishes_attempted"] == (s["messages_published"] + s["publishes_rejected"]
@@ -149,29 +157,8 @@ def test_ctrl_c_inside_a_model_callback_finishes_it_before_the_partial_result(mo
 
 def test_a_second_ctrl_c_stops_the_run_at_once(monkeypatch):
     """The impatient user: the second press raises where it lands, without a partial result."""
-    import os
-
-    import simulator as sim
     from simulator.errors import Interrupted
-    from simulator.lifecycle.integrity import Integrity
 
-    posts, calls = Integrity.posts, [0]
-
-    def pressed_twice(self, delivered, failed):
-        calls[0] += 1
-        if calls[0] in (300, 301):
-            os.kill(os.getpid(), signal.SIGINT)
-        posts(self, delivered, failed)
-
-    monkeypatch.setattr(Integrity, "posts", pressed_twice)
-    scn = sim.load_scenario("chat-basic").with_overrides(
-        {"duration_s": 600.0, "warmup_s": 10.0, "workload.clients": 2000})
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)   # as above (CI)
-    try:
-        with pytest.raises(KeyboardInterrupt) as e:
-            sim.run(scn, progress=False)
-        given_back = signal.getsignal(signal.SIGINT)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert not isinstance(e.value, Interrupted) and calls[0] == 301
+    e, calls, given_back = press_inside_a_callback(monkeypatch, (300, 301), KeyboardInterrupt)
+    assert not isinstance(e, Interrupted) and calls == 301
     assert given_back is signal.default_int_handler

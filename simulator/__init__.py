@@ -16,6 +16,9 @@ Lambda + DynamoDB, and the designs that replace its fan-out), by discrete-event 
 >>> sim.report(cmp, "reports/review.html")          # the design-review document
 """
 
+from simulator._startup import hold_ctrl_c, release_ctrl_c
+
+_held = hold_ctrl_c()
 try:
     from simulator.calibrate import Calibration, calibrate
     from simulator.capacity import Capacity, capacity
@@ -31,15 +34,8 @@ try:
     from simulator.sensitivity import sensitivity
     from simulator.sweeps import load_sweep, summarize, sweep
     from simulator.workload.geography import geography_frame, regional_quotas
-except KeyboardInterrupt:
-    # Ctrl-C while `python -m simulator` is still importing (pandas, numpy: half a second)
-    # ends as it does once the command runs: one line and status 130, not a traceback
-    import sys
-
-    if sys.argv[:1] != ["-m"]:   # what Python puts there while it imports a -m package
-        raise
-    print("interrupted", file=sys.stderr)
-    raise SystemExit(130) from None
+finally:
+    release_ctrl_c(_held)
 
 __all__ = [
     "SUMMARY_KEYS",

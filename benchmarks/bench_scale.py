@@ -305,7 +305,7 @@ def unit_costs(by: dict) -> dict:
     channels of 10 and of 100 (``wall = a * messages + b * deliveries``)."""
     out = {}
     for d in DESIGNS:
-        r10, r100 = by.get(f"unit {d} ch10"), by.get(f"unit {d} ch100")
+        r10, r100 = (by.get(f"unit {d} ch{ch}") for ch in UNIT_CHANNELS)
         if r10 is None or r100 is None:
             continue
         m1, d1, w1 = r10["messages"], r10["deliveries_attempted"], r10["loop_seconds"]

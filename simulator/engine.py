@@ -77,7 +77,6 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
     gc.disable()  # the run creates few long-lived cycles; cyclic GC passes only cost time
     t0 = time.perf_counter()
     end = scn.duration_s
-    interrupted = False
     try:
         bar = _bar(scn, progress)
         stops = 0   # each step stops the run with two events of its own, not the model's
@@ -88,10 +87,10 @@ def run(scn: Scenario, *, data_dir: str | Path | None = None, progress: bool | N
                     env.run(until=t)
                     bar.update(t - bar.n)
                     if ctrl_c.pressed:
-                        interrupted, end = True, t
                         break
-            # pressed after the last step's check: the run is whole, but the user asked to stop
-            interrupted = interrupted or ctrl_c.pressed
+            # a press after the last step's check counts too: the run is whole, but the user
+            # asked to stop
+            interrupted, end = ctrl_c.pressed, env.now
         finally:
             bar.close()
         arch.finalize(end)
